@@ -1,0 +1,185 @@
+"""Exercise 1: activations and their derivatives, checked element by element.
+
+Cases hit the kink at exactly 0, large |z| (overflow must not happen), tiny
+values, 0-d, 1-D and 3-D arrays, and non-default alphas. Every case keeps at
+least one moderate entry so the array's scale, used for the absolute part of
+the tolerance, is meaningful.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from grader.checks import status
+from grader.checks.common import (Failed, check_inputs_kept, completed_calls, conformed, fail,
+                                  passed)
+from grader.checks.compare import close, compare, fmt, mismatches
+from grader.checks.model import Case, CaseResult, CheckDef
+from grader.checks.schema import Arr, Mismatch, conform
+from grader.course import Tolerance
+from grader.engine.activations import ACTIVATIONS
+from grader.sandbox.run import Call, TaskOutcome
+
+TOLERANCE = Tolerance(rtol=1e-8, atol_scale=1e-12)
+
+# Non-default parameters each parameterised activation is also tried with.
+OTHER_PARAMS = {"leaky_relu": {"alpha": 0.2}, "elu": {"alpha": 0.5}}
+
+# What the derivative is at exactly z = 0 under PyTorch's convention, for hints.
+KINKS = {
+    "relu": "relu'(0) = 0",
+    "leaky_relu": "leaky_relu'(0) = alpha",
+    "elu": "elu'(0) = alpha",
+    "selu": "selu'(0) = scale * alpha",
+}
+
+
+def _public_inputs() -> list[tuple[str, np.ndarray]]:
+    fixed = np.random.default_rng(20240601)
+    return [
+        ("values around the kink at 0",
+         np.array([-3.0, -1.0, -1e-6, 0.0, 1e-6, 0.5, 1.0, 3.0])),
+        ("large |z| (no overflow, no NaN)",
+         np.array([-1e5, -1000.0, -50.0, -20.0, 0.5, 20.0, 50.0, 1000.0, 1e5])),
+        ("tiny values", np.concatenate([[1.0], fixed.normal(0.0, 1e-8, 5)])),
+        ("a 0-d array at the kink", np.array(0.0)),
+        ("a 0-d array", np.array(-0.7)),
+        ("a 3-D array of shape (2, 3, 4)", fixed.normal(0.0, 2.0, (2, 3, 4))),
+    ]
+
+
+def _hidden_input(rng: np.random.Generator) -> np.ndarray:
+    ndim = int(rng.integers(0, 4))
+    shape = tuple(int(d) for d in rng.integers(1, 6, size=ndim))
+    if ndim == 0:
+        return np.array(rng.choice([0.0, rng.uniform(-3, 3)]))
+    z = rng.normal(0.0, 1.0, shape) * 10.0 ** rng.uniform(-4, 2.5, shape)
+    flat = z.reshape(-1)
+    flat[0] = rng.uniform(-3, 3)
+    if flat.size > 1:
+        flat[1] = 0.0
+    if flat.size > 2 and rng.random() < 0.5:
+        flat[2] = rng.choice([-1000.0, 1000.0])
+    return z
+
+
+def _reference(function: str):
+    """(activation record, the reference callable, whether it is a derivative)."""
+    base = function.removesuffix("_grad")
+    act = ACTIVATIONS[base]
+    return act, (act.grad if function.endswith("_grad") else act.fn), function.endswith("_grad")
+
+
+def make_check(function: str) -> CheckDef:
+    act, _, _ = _reference(function)
+    variants = [{}] + ([OTHER_PARAMS[act.name]] if act.name in OTHER_PARAMS else [])
+
+    def cases_for(label: str, z: np.ndarray, params_list, hidden: bool) -> list[Case]:
+        out = []
+        for params in params_list:
+            suffix = "".join(f", {k} = {v:g}" for k, v in params.items())
+            out.append(Case(label + suffix, (Call(function, (z,), dict(params)),),
+                            {"z": z, "params": params}, hidden))
+        return out
+
+    def public() -> list[Case]:
+        cases = []
+        for i, (label, z) in enumerate(_public_inputs()):
+            cases += cases_for(label, z, variants if i == 0 else [{}], False)
+        return cases
+
+    def hidden(rng: np.random.Generator, n: int) -> list[Case]:
+        cases = []
+        for i in range(n):
+            z = _hidden_input(rng)
+            params = {}
+            if act.params and rng.random() < 0.5:
+                params = {k: float(np.round(rng.uniform(0.01, 2.0), 3)) for k in act.params}
+            cases += cases_for(f"hidden case {i + 1}", z, [params], True)
+        return cases
+
+    def judge(case: Case, outcome: TaskOutcome, tol: Tolerance) -> CaseResult:
+        try:
+            return _judge(function, case, outcome, tol)
+        except Failed as failed:
+            return failed.result
+
+    return CheckDef(function, public, hidden, judge, TOLERANCE)
+
+
+def _judge(function: str, case: Case, outcome: TaskOutcome, tol: Tolerance) -> CaseResult:
+    z, params = case.data["z"], case.data["params"]
+    (call,) = completed_calls(case, outcome)
+    try:
+        value = conform(Arr("the output", z.shape), call.value)
+    except Mismatch as exc:
+        message = f"{function} returned: {exc.message}"
+        if exc.index is not None and not case.hidden:
+            message += f" (z = {fmt(float(z[exc.index]))})"
+        hint = _stability_hint(function) if exc.status == status.NON_FINITE else ""
+        raise fail(case, exc.status, message, hint) from None
+    check_inputs_kept(case, (call,))
+    if call.warnings:
+        raise fail(case, status.WARNING, f"{function} raised {call.warnings[0].rstrip(': ')}",
+                   _stability_hint(function))
+    _, reference, _ = _reference(function)
+    expected = reference(z, **params)
+    diff = compare(value, expected, tol)
+    if diff.ok:
+        return passed(case)
+    if case.hidden:
+        message = (f"{function} gives wrong values on a hidden input (largest error "
+                   f"relative to the output's scale: {fmt(diff.rel_error)})")
+    else:
+        at = f"z = {fmt(float(z[diff.index]))}"
+        message = f"{function} is wrong at {at}: expected {fmt(diff.expected)}, got {fmt(diff.got)}"
+    raise fail(case, status.WRONG, message, _hint(function, z, params, value, tol))
+
+
+def _stability_hint(function: str) -> str:
+    return ("use a numerically stable form that never computes exp of a large positive "
+            "number (e.g. exp(-|z|), or np.where on clipped inputs)")
+
+
+def _hint(function: str, z: np.ndarray, params: dict, value: np.ndarray, tol: Tolerance) -> str:
+    """Name the typical mistake the student's output matches, if any."""
+    act, reference, is_grad = _reference(function)
+    expected = reference(z, **params)
+    if is_grad:
+        at_output = act.grad(act.fn(z, **params), **params)
+        if close(value, at_output, tol) and not close(expected, at_output, tol):
+            return ("this is the derivative evaluated at the activation's output f(z); "
+                    "evaluate it at the pre-activation z")
+        if close(value, act.fn(z, **params), tol):
+            return "this returns the activation itself, not its derivative"
+    elif close(value, act.grad(z, **params), tol):
+        return "this returns the derivative; the forward function returns the activation itself"
+    if params and close(value, reference(z), tol):
+        return f"{function} ignores its {', '.join(params)} argument"
+    if act.name == "gelu" and close(value, _exact_gelu(z, is_grad), tol):
+        return ("this is the exact (erf) GELU; the course uses the tanh approximation "
+                "0.5 z (1 + tanh(sqrt(2/pi) (z + 0.044715 z^3)))")
+    if act.name == "selu" and close(value, expected, Tolerance(rtol=1e-4, atol_scale=1e-6)):
+        return ("close but not exact: use the SELU constants with all their digits "
+                "(alpha = 1.6732632423543772848170429916717, scale = 1.0507009873554804934193349852946)")
+    wrong = mismatches(value, expected, tol)
+    if wrong.any() and np.all(z[wrong] == 0) and is_grad and act.name in KINKS:
+        return f"only z = 0 exactly is wrong: follow PyTorch's convention {KINKS[act.name]}"
+    if wrong.any() and np.all(np.abs(z[wrong]) >= 20):
+        return "only large |z| is wrong: " + _stability_hint(function)
+    return ""
+
+
+def _exact_gelu(z: np.ndarray, derivative: bool) -> np.ndarray:
+    erf = np.vectorize(math.erf, otypes=[np.float64])
+    cdf = 0.5 * (1.0 + erf(z / math.sqrt(2.0)))
+    if not derivative:
+        return z * cdf
+    return cdf + z * np.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi)
+
+
+FUNCTIONS = tuple(name for act in ("sigmoid", "tanh", "relu", "leaky_relu", "elu", "selu",
+                                   "gelu", "silu") for name in (act, f"{act}_grad"))
+CHECKS = {name: make_check(name) for name in FUNCTIONS}

@@ -1,0 +1,110 @@
+"""Judging steps every check shares: run failures, return shapes, modified inputs."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from grader.checks import status
+from grader.checks.model import Case, CaseResult
+from grader.checks.schema import Mismatch, Schema, conform
+from grader.sandbox.run import Call, CallOutcome, TaskOutcome
+
+# Parameter names of every gradable function, for messages about arguments.
+PARAMS = {
+    "global_norm": ("grads", "norm_type"),
+    "clip_grad_norm": ("grads", "max_norm", "norm_type"),
+    "clip_grad_value": ("grads", "clip_value"),
+    "mse_loss": ("pred", "target"),
+    "linear_forward": ("x", "W", "b"),
+    "linear_backward": ("dout", "cache"),
+    "mlp_forward": ("X", "weights", "biases", "act"),
+    "mlp_backward": ("dY_hat", "cache", "act_grad"),
+}
+INIT_PARAMS = ("fan_in", "fan_out", "rng")
+
+
+class Failed(Exception):
+    """Raised inside a judge to end it with this result."""
+
+    def __init__(self, result: CaseResult):
+        super().__init__(result.message)
+        self.result = result
+
+
+def fail(case: Case, status_: str, message: str, hint: str = "", where: str = "") -> Failed:
+    return Failed(CaseResult(case.label, status_, message, hint, case.hidden, where=where))
+
+
+def passed(case: Case) -> CaseResult:
+    return CaseResult(case.label, status.PASSED, hidden=case.hidden)
+
+
+def completed_calls(case: Case, outcome: TaskOutcome) -> tuple[CallOutcome, ...]:
+    """The task's call outcomes if all calls ran; otherwise raise Failed with the reason."""
+    if outcome.status == "ok" and len(outcome.calls) == len(case.calls):
+        return outcome.calls
+    fn = case.calls[min(outcome.at, len(case.calls) - 1)].function
+    if outcome.status == "exception":
+        err = outcome.error
+        where = f" ({err.where})" if err.where else ""
+        if err.type == "NotImplementedError":
+            raise fail(case, status.NOT_IMPLEMENTED,
+                       f"{fn} is not implemented yet{where}: replace the "
+                       "`raise NotImplementedError(...)` line with your code", where=err.where)
+        text = f": {err.message}" if err.message else ""
+        raise fail(case, status.EXCEPTION, f"{fn} raised {err.type}{text}{where}",
+                   where=err.where)
+    if outcome.status == "missing":
+        raise fail(case, status.MISSING_FUNCTION,
+                   f"the module has no function {outcome.detail}(); define it with the "
+                   "signature given in the exercise")
+    if outcome.status == "import error":
+        err = outcome.error
+        where = f" ({err.where})" if err and err.where else ""
+        text = f"{err.type}: {err.message}" if err else "an error"
+        raise fail(case, status.IMPORT_ERROR, f"importing the module failed with {text}{where}",
+                   where=err.where if err else "")
+    mapped = {
+        "timeout": status.TIMEOUT,
+        "crashed": status.CRASHED,
+        "exited": status.EXITED,
+        "protocol": status.OUTPUT_LIMIT if "larger than" in outcome.detail else status.BAD_TYPE,
+        "skipped": status.SKIPPED,
+        "memory": status.MEMORY,
+    }
+    hint = {
+        "timeout": "look for a loop that never ends",
+        "exited": "do not call sys.exit() or os._exit() in your module",
+    }.get(outcome.status, "")
+    raise fail(case, mapped.get(outcome.status, status.EXCEPTION),
+               f"{fn}: {outcome.detail or outcome.status}", hint)
+
+
+def conformed(case: Case, schema: Schema, value: Any, function: str) -> Any:
+    try:
+        return conform(schema, value)
+    except Mismatch as exc:
+        raise fail(case, exc.status, f"{function} returned: {exc.message}") from None
+
+
+def check_inputs_kept(case: Case, calls: Sequence[CallOutcome]) -> None:
+    """Fail if any call modified an array the grader passed in."""
+    for index, outcome in enumerate(calls):
+        if not outcome.mutated:
+            continue
+        path = outcome.mutated[0]
+        given_to = case.calls[path[0]]
+        arg = _argument_name(given_to, path[1:])
+        also = "" if path[0] == index else f" (first passed to {given_to.function})"
+        raise fail(case, status.MODIFIED_INPUT,
+                   f"{case.calls[index].function} modified its input {arg}{also}",
+                   "work on new arrays (x = x * 2, not x *= 2; np.maximum(z, 0), not z[z < 0] = 0)")
+
+
+def _argument_name(call: Call, path: Sequence) -> str:
+    head, rest = path[0], path[1:]
+    if isinstance(head, int):
+        names = PARAMS.get(call.function) or (INIT_PARAMS if call.function.endswith(
+            ("uniform", "normal")) else ("z",))
+        head = names[head] if head < len(names) else f"argument {head + 1}"
+    return str(head) + "".join(f"[{i}]" for i in rest)

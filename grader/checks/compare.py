@@ -1,0 +1,74 @@
+"""Numerical comparison of a student's arrays with the reference, scaled per array."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from grader.course import Tolerance
+
+# Below this, a reference entry counts as an exact zero.
+TINY = 1e-300
+
+
+@dataclass(frozen=True)
+class Diff:
+    """How far a student's array is from the reference.
+
+    rel_error is max|s - r| / max|r|: the error relative to the array's own
+    scale, the figure shown in per-layer tables. ``index`` is the entry that
+    exceeds its allowance the most.
+    """
+
+    ok: bool
+    rel_error: float
+    index: tuple[int, ...]
+    expected: float
+    got: float
+
+
+def _excess(student: np.ndarray, ref: np.ndarray, tol: Tolerance) -> np.ndarray:
+    """How far each entry's error goes beyond what it is allowed (<= 0 is fine)."""
+    scale = float(np.max(np.abs(ref), initial=0.0))
+    allowed = tol.rtol * np.abs(ref) + tol.atol_scale * scale + TINY
+    return np.abs(student - ref) - allowed
+
+
+def mismatches(student: np.ndarray, ref: np.ndarray, tol: Tolerance) -> np.ndarray:
+    """A boolean mask of the entries outside the tolerance."""
+    return _excess(np.asarray(student, np.float64), np.asarray(ref, np.float64), tol) > 0
+
+
+def compare(student: np.ndarray, ref: np.ndarray, tol: Tolerance) -> Diff:
+    student = np.asarray(student, dtype=np.float64)
+    ref = np.asarray(ref, dtype=np.float64)
+    scale = float(np.max(np.abs(ref), initial=0.0))
+    err = np.abs(student - ref)
+    excess = _excess(student, ref, tol)
+    if excess.size == 0:
+        return Diff(True, 0.0, (), 0.0, 0.0)
+    flat = int(np.argmax(excess))
+    index = tuple(int(i) for i in np.unravel_index(flat, ref.shape)) if ref.shape else ()
+    rel = float(np.max(err)) / max(scale, TINY)
+    return Diff(bool(excess.flat[flat] <= 0), rel, index, float(ref.flat[flat]),
+                float(student.flat[flat]))
+
+
+def compare_number(student: float, ref: float, rtol: float) -> Diff:
+    return compare(np.float64(student), np.float64(ref), Tolerance(rtol=rtol, atol_scale=0.0))
+
+
+def close(student: np.ndarray, ref: np.ndarray, tol: Tolerance) -> bool:
+    """True when shapes agree and every entry is within tolerance (for mistake matching)."""
+    student, ref = np.asarray(student), np.asarray(ref)
+    return student.shape == ref.shape and compare(student, ref, tol).ok
+
+
+def fmt(x: float) -> str:
+    """A number as students should read it: short, exact zeros shown as 0."""
+    if x == 0:
+        return "0"
+    if 1e-3 <= abs(x) < 1e5:
+        return f"{x:.6g}"
+    return f"{x:.3e}"

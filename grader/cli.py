@@ -1,0 +1,199 @@
+"""The `grader` command: a thin Click layer over the library.
+
+Commands parse options, call one library function, format its result, and turn
+a GraderError into one line on stderr with exit code 2.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from grader import __version__
+from grader.checks import CATALOGUE, status
+from grader.course import Course, load_course
+from grader.errors import GraderError
+from grader.generate import generate as generate_files
+from grader.grade import Options, grade as grade_submission
+from grader.report.gradescope import to_gradescope, write_json
+from grader.report.text import render
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _default(name: str) -> Path:
+    """A course file or folder: in the current folder if there, else beside the package."""
+    here = Path.cwd() / name
+    return here if here.exists() else REPO / name
+
+
+def _fail_cleanly(command):
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except GraderError as exc:
+            click.echo(f"grader: error: {exc}", err=True)
+            sys.exit(2)
+    return wrapper
+
+
+def _course(path: Path | None) -> Course:
+    return load_course(path or _default("course.yaml"),
+                       {module: set(checks) for module, checks in CATALOGUE.items()})
+
+
+def _style(use_colour: bool):
+    return click.style if use_colour else (lambda text, **_: text)
+
+
+course_option = click.option("--course", "course_path", type=click.Path(path_type=Path),
+                             help="The course file (default: ./course.yaml).")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="grader")
+def main() -> None:
+    """Exercises and autograder for vanishing and exploding gradients.
+
+    \b
+    Students:     grader check                 (grades exercises/ on public cases)
+    Instructors:  grader grade SUBMISSION --json results.json
+    CI:           grader verify
+    """
+
+
+@main.command()
+@click.argument("path", required=False, type=click.Path(path_type=Path))
+@click.option("--exercise", "-e", help="Grade only this exercise (id or module name).")
+@click.option("--verbose", "-v", is_flag=True, help="Show every failing case in detail.")
+@click.option("--color/--no-color", default=None, help="Colour the report (default: on a terminal).")
+@course_option
+@_fail_cleanly
+def check(path, exercise, verbose, color, course_path):
+    """Check your work on the public cases and explain what is wrong.
+
+    PATH is the folder holding your modules (default: exercises/). Exit code 0
+    when every check passes, 1 when some fail.
+
+    \b
+    Example:
+      grader check --exercise backward
+    """
+    course = _course(course_path)
+    path = path or _default("exercises")
+    result = grade_submission(path, course, Options(exercise=exercise))
+    colour = sys.stdout.isatty() if color is None else color
+    click.echo(render(result, _style(colour), verbose))
+    sys.exit(0 if result.score == result.max_score else 1)
+
+
+@main.command()
+@click.argument("submission", type=click.Path(path_type=Path))
+@click.option("--json", "json_path", required=True, type=click.Path(path_type=Path),
+              help="Where to write the Gradescope-format results.")
+@click.option("--student-id", help="Seeds the hidden cases (default: from the folder name).")
+@click.option("--public-only", is_flag=True,
+              help="Skip hidden cases (no course secret needed).")
+@click.option("--exercise", "-e", help="Grade only this exercise.")
+@course_option
+@_fail_cleanly
+def grade(submission, json_path, student_id, public_only, exercise, course_path):
+    """Grade one submission folder and write Gradescope-format JSON.
+
+    Hidden cases are drawn from the course secret (the environment variable
+    named in course.yaml, GRADER_SECRET by default) and the student id.
+    Exit code 0 whenever grading finished, whatever the score.
+
+    \b
+    Example:
+      GRADER_SECRET=... grader grade submissions/alice --json out/alice.json
+    """
+    course = _course(course_path)
+    secret = None if public_only else course.secret()
+    if secret is None and not public_only and course.hidden.cases_per_check:
+        raise GraderError(f"hidden cases need the course secret: set {course.hidden.secret_env}"
+                          " in the environment, or pass --public-only")
+    result = grade_submission(submission, course, Options(exercise=exercise, secret=secret,
+                                                          student_id=student_id))
+    write_json(to_gradescope(result), json_path)
+    click.echo(f"{result.student_id}: {result.score:g}/{result.max_score:g} -> {json_path}")
+
+
+@main.command()
+@click.option("--solutions", type=click.Path(path_type=Path), help="Default: solutions/.")
+@click.option("--exercises", type=click.Path(path_type=Path), help="Default: exercises/.")
+@course_option
+@_fail_cleanly
+def verify(solutions, exercises, course_path):
+    """Prove the course is sound: solutions score full marks, stubs score zero.
+
+    Solutions are graded with hidden cases from a fresh random secret (or
+    GRADER_SECRET if set); stubs must fail every case with "not implemented
+    yet" and nothing else; exercises/ must match `grader generate`.
+    Exit code 0 when all holds, 1 otherwise.
+
+    \b
+    Example:
+      grader verify
+    """
+    course = _course(course_path)
+    solutions = solutions or _default("solutions")
+    exercises = exercises or _default("exercises")
+    secret = course.secret() or os.urandom(8).hex().encode()
+    problems = []
+    full = grade_submission(solutions, course, Options(secret=secret, student_id="verify"))
+    for check in full.checks:
+        for case in check.failures:
+            problems.append(f"solutions: {check.name} fails '{case.label}': {case.status}: "
+                            f"{case.message}")
+    stubs = grade_submission(exercises, course, Options(secret=secret, student_id="verify"))
+    for check in stubs.checks:
+        odd = [c for c in check.cases if c.status != status.NOT_IMPLEMENTED]
+        if odd:
+            problems.append(f"exercises: {check.name} '{odd[0].label}' is {odd[0].status}, "
+                            "expected 'not implemented'")
+    drift = generate_files(solutions, exercises, check=True)
+    problems += [f"exercises: {p.name} differs from `grader generate` output" for p in drift]
+    click.echo(f"solutions: {full.score:g}/{full.max_score:g} ({len(full.checks)} checks, "
+               f"public and hidden cases) in {full.seconds:.2f} s")
+    click.echo(f"exercises: {stubs.score:g}/{stubs.max_score:g}, "
+               f"{sum(len(c.cases) for c in stubs.checks)} cases not implemented yet")
+    for problem in problems:
+        click.echo("FAIL " + problem, err=True)
+    if problems:
+        if not course.secret():
+            click.echo(f"(to reproduce the hidden cases: {course.hidden.secret_env}="
+                       f"{secret.decode()} grader verify)", err=True)
+        sys.exit(1)
+    click.echo("verify: OK")
+
+
+@main.command()
+@click.option("--check", "check_only", is_flag=True,
+              help="Write nothing; exit 1 if exercises/ differs from what would be generated.")
+@click.option("--solutions", type=click.Path(path_type=Path), help="Default: solutions/.")
+@click.option("--exercises", type=click.Path(path_type=Path), help="Default: exercises/.")
+@_fail_cleanly
+def generate(check_only, solutions, exercises):
+    """Build the student stubs in exercises/ from the marked solutions.
+
+    Everything between `# BEGIN SOLUTION` and `# END SOLUTION` becomes
+    `raise NotImplementedError`; signatures and docstrings are kept.
+
+    \b
+    Example:
+      grader generate && git diff exercises/
+    """
+    solutions = solutions or _default("solutions")
+    exercises = exercises or _default("exercises")
+    paths = generate_files(solutions, exercises, check=check_only)
+    if check_only:
+        for p in paths:
+            click.echo(f"out of date: {p}")
+        sys.exit(1 if paths else 0)
+    click.echo(f"wrote {len(paths)} file{'s' * (len(paths) != 1)} to {exercises}")

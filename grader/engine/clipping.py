@@ -1,0 +1,73 @@
+"""Gradient clipping of exercise 3: by global norm (PyTorch ``clip_grad_norm_``) and by value.
+
+``grads`` is a list of arrays of any shapes. Results are new float64 arrays; the
+inputs are never modified.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+# PyTorch's clip_grad_norm_ adds this to the norm so that a zero norm never divides.
+_EPS = 1e-6
+
+
+def _check_norm_type(norm_type) -> float:
+    p = float(norm_type)
+    if not p > 0:
+        raise ValueError(f"norm_type must be positive or inf, got {norm_type!r}")
+    return p
+
+
+def _new_float64(g) -> np.ndarray:
+    return np.array(g, dtype=np.float64, copy=True)
+
+
+def global_norm(grads: Sequence[np.ndarray], norm_type=2.0) -> float:
+    """||concat(g.ravel() for g in grads)||_p, p = norm_type (may be inf).  Returns a float."""
+    p = _check_norm_type(norm_type)
+    mags = [np.abs(np.asarray(g, dtype=np.float64)).ravel() for g in grads]
+    mags = np.concatenate(mags) if mags else np.zeros(0)
+    if mags.size == 0:
+        return 0.0
+    scale = mags.max()
+    # inf and NaN entries give an inf or NaN norm, as in PyTorch.
+    if p == math.inf or scale == 0.0 or not np.isfinite(scale):
+        return float(scale)
+    # Dividing by the largest magnitude first keeps squares of 1e200 from overflowing
+    # and squares of 1e-200 from flushing to zero; the tiny ratios that do underflow
+    # are negligible next to the 1 contributed by the largest entry.
+    with np.errstate(under="ignore"):
+        r = mags / scale
+        total = np.dot(r, r) if p == 2.0 else np.sum(r**p)
+        return float(scale * total ** (1.0 / p))
+
+
+def clip_grad_norm(grads: Sequence[np.ndarray], max_norm, norm_type=2.0):
+    """g * min(1, max_norm / (total_norm + 1e-6)) for every g.  Returns (clipped list, total_norm)."""
+    total_norm = global_norm(grads, norm_type)
+    # Multiplying unconditionally (by 1.0 when under the limit) mirrors PyTorch and
+    # keeps the result a fresh array in both cases.
+    clip_coef = min(max_norm / (total_norm + _EPS), 1.0)
+    clipped = []
+    # An inf entry meets a coefficient of 0 and becomes NaN, as in PyTorch: that is the
+    # intended result, not an error to report. Subnormal products may round.
+    with np.errstate(invalid="ignore", under="ignore"):
+        for g in grads:
+            out = _new_float64(g)
+            out *= clip_coef  # in place on the copy, so 0-d arrays stay arrays
+            clipped.append(out)
+    return clipped, total_norm
+
+
+def clip_grad_value(grads: Sequence[np.ndarray], clip_value) -> list[np.ndarray]:
+    """clip(g, -clip_value, clip_value) for every g.  Returns a list of new arrays, same shapes."""
+    clipped = []
+    for g in grads:
+        out = _new_float64(g)
+        np.clip(out, -clip_value, clip_value, out=out)
+        clipped.append(out)
+    return clipped

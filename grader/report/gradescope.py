@@ -1,0 +1,47 @@
+"""The Gradescope results format (what `grader grade --json` writes)."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from grader.report.text import check_lines
+from grader.results import SubmissionResult
+
+
+def to_gradescope(result: SubmissionResult) -> dict:
+    tests = []
+    for check in result.checks:
+        name = f"{check.name}: {check.title}" if check.title else check.name
+        tests.append({
+            "name": name,
+            "score": check.score,
+            "max_score": check.max_score,
+            "status": check.status,
+            "output": "\n".join(check_lines(check, cases=3)),
+        })
+    hidden = "public and hidden cases" if result.hidden_cases else "public cases only"
+    return {
+        "score": result.score,
+        "max_score": result.max_score,
+        "execution_time": round(result.seconds, 3),
+        "output": f"{result.course_title}: graded on {hidden}.",
+        "tests": tests,
+    }
+
+
+def write_json(data: dict, path: str | Path) -> None:
+    """Write atomically, so a reader never sees half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(data, f, indent=2, allow_nan=False)
+            f.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,124 @@
+"""Plain and coloured text reports. Only formatting: every fact comes from the results."""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+from grader.checks import status
+from grader.checks.compare import fmt
+from grader.checks.model import CaseResult, LayerRow
+from grader.results import CheckResult, SubmissionResult
+
+Style = Callable[..., str]
+WIDTH = 72
+
+
+def plain(text: str, **_: object) -> str:
+    return text
+
+
+def check_lines(check: CheckResult, style: Style = plain, cases: int = 1) -> list[str]:
+    """The feedback of one check: its first ``cases`` failures in detail, then a count."""
+    if check.passed:
+        n = len(check.cases)
+        hidden = sum(c.hidden for c in check.cases)
+        extra = f", {hidden} hidden" if hidden else ""
+        return [f"All {n} cases passed{extra}."]
+    lines: list[str] = []
+    failures = check.failures
+    for case in failures[:cases]:
+        lines += case_lines(case, style)
+    rest = len(failures) - min(cases, len(failures))
+    if rest:
+        lines.append(f"(+{rest} more failing case{'s' * (rest > 1)} of {len(check.cases)})")
+    return lines
+
+
+def case_lines(case: CaseResult, style: Style = plain) -> list[str]:
+    lines = [style(f"{case.status} · {case.label}", bold=True)]
+    lines += case.message.splitlines() or [""]
+    if case.layers:
+        lines += layer_table(case.layers, style)
+    if case.hint:
+        lines.append(style("hint: ", fg="cyan") + case.hint)
+    return lines
+
+
+def layer_table(rows: tuple[LayerRow, ...], style: Style = plain) -> list[str]:
+    """Layers from the output (top) to the input, as the gradient flows."""
+    entry = max((r.layer for r in rows if not r.match), default=None)
+    lines = [f"  {'layer':>5}  {'|dW| reference':>14}  {'|dW| yours':>12}  {'rel. error':>10}  match"]
+    for row in sorted(rows, key=lambda r: -r.layer):
+        ref = "hidden" if math.isnan(row.ref_norm) else fmt(row.ref_norm)
+        mark = style("yes", fg="green") if row.match else style("NO", fg="red", bold=True)
+        note = style("  <- the error enters here", fg="red") if row.layer == entry else ""
+        lines.append(f"  {row.layer:>5}  {ref:>14}  {fmt(row.student_norm):>12}  "
+                     f"{fmt(row.rel_error):>10}  {mark}{note}")
+    return lines
+
+
+def render(result: SubmissionResult, style: Style = plain, verbose: bool = False) -> str:
+    """The whole report for ``grader check``: one line per check, details under failures."""
+    out = [style(result.course_title, bold=True) + f"  ·  {result.submission}"
+           + ("" if result.hidden_cases else "  ·  public cases")]
+    for exercise in result.exercises:
+        out.append("")
+        head = f"{exercise.id}: {exercise.title}"
+        score = f"{_num(exercise.score)}/{_num(exercise.max_score)}"
+        colour = "green" if exercise.score == exercise.max_score else "yellow"
+        out.append(style(head.ljust(WIDTH - len(score)) + score, fg=colour, bold=True))
+        out += _exercise_body(exercise, style, verbose)
+    out.append("")
+    total = f"Score {_num(result.score)}/{_num(result.max_score)}"
+    out.append(style(total, bold=True) + f"  ·  graded in {result.seconds:.2f} s")
+    out.append(next_step(result))
+    return "\n".join(out)
+
+
+def _exercise_body(exercise, style: Style, verbose: bool) -> list[str]:
+    checks = exercise.checks
+    missing = all(c.cases and c.cases[0].status == status.MISSING_MODULE for c in checks)
+    if missing:
+        return ["  " + style("✗ ", fg="red") + checks[0].cases[0].message]
+    not_started = all(_not_implemented(c) for c in checks)
+    if not_started and not verbose:
+        where = checks[0].failures[0].where or f"{exercise.module}.py"
+        return ["  " + style("✗ ", fg="red") + f"not started: all {len(checks)} functions still "
+                f"raise NotImplementedError (the first at {where})"]
+    lines = []
+    for check in checks:
+        mark = style("✓", fg="green") if check.passed else style("✗", fg="red")
+        score = f"{_num(check.score)}/{_num(check.max_score)}"
+        lines.append(f"  {mark} {check.function.ljust(WIDTH - 6 - len(score))}{score}")
+        if not check.passed and (verbose or not _not_implemented(check)):
+            lines += ["      " + line for line in check_lines(check, style, 3 if verbose else 1)]
+        elif not check.passed:
+            lines.append("      " + style("not implemented yet", fg="yellow"))
+    return lines
+
+
+def _not_implemented(check: CheckResult) -> bool:
+    return all(c.status == status.NOT_IMPLEMENTED for c in check.failures) and not check.passed
+
+
+def next_step(result: SubmissionResult) -> str:
+    """One sentence telling the student what to do next."""
+    for exercise in result.exercises:
+        for check in exercise.checks:
+            if check.passed:
+                continue
+            first = check.failures[0]
+            if first.status == status.MISSING_MODULE:
+                return f"Next: {first.message}."
+            if first.status == status.NOT_IMPLEMENTED:
+                where = first.where or f"{exercise.module}.py"
+                return (f"Next: implement {check.function} ({where}), then run "
+                        f"`grader check --exercise {exercise.id}`.")
+            return (f"Next: fix {check.name} ({first.status}), then run "
+                    f"`grader check --exercise {exercise.id}`.")
+    return "Everything passes. Well done."
+
+
+def _num(x: float) -> str:
+    return f"{x:g}"

@@ -1,0 +1,78 @@
+"""Frozen results of grading; renderers (terminal, JSON) only format them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from grader.checks.model import CaseResult
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    module: str
+    function: str
+    title: str
+    score: float
+    max_score: float
+    cases: tuple[CaseResult, ...]
+
+    @property
+    def name(self) -> str:
+        return f"{self.module}.{self.function}"
+
+    @property
+    def passed(self) -> bool:
+        return all(c.passed for c in self.cases)
+
+    @property
+    def status(self) -> str:
+        return "passed" if self.passed else "failed"
+
+    @property
+    def failures(self) -> tuple[CaseResult, ...]:
+        return tuple(c for c in self.cases if not c.passed)
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "score": self.score, "max_score": self.max_score,
+                "status": self.status, "cases": [c.to_dict() for c in self.cases]}
+
+
+@dataclass(frozen=True)
+class ExerciseResult:
+    id: str
+    module: str
+    title: str
+    checks: tuple[CheckResult, ...]
+    stdout: str = ""
+    stderr: str = ""
+    seconds: float = 0.0
+
+    @property
+    def score(self) -> float:
+        return sum(c.score for c in self.checks)
+
+    @property
+    def max_score(self) -> float:
+        return sum(c.max_score for c in self.checks)
+
+
+@dataclass(frozen=True)
+class SubmissionResult:
+    submission: str
+    student_id: str
+    course_title: str
+    exercises: tuple[ExerciseResult, ...]
+    hidden_cases: bool
+    seconds: float = 0.0
+
+    @property
+    def score(self) -> float:
+        return sum(e.score for e in self.exercises)
+
+    @property
+    def max_score(self) -> float:
+        return sum(e.max_score for e in self.exercises)
+
+    @property
+    def checks(self) -> tuple[CheckResult, ...]:
+        return tuple(c for e in self.exercises for c in e.checks)

@@ -1,0 +1,222 @@
+"""The part of the grader that runs inside the child process, beside student code.
+
+It reads one job (a module name and a list of tasks, each a short sequence of
+calls), imports the student's module, runs the tasks in order and streams one
+reply per task. It never sees expected values: judging happens in the grader's
+own process. Everything here assumes the student's code may misbehave, so every
+call is wrapped and every reply carries plain data only.
+
+Imports only the standard library, numpy and ``wire`` (this folder is the
+child's only grader path entry; the reference engine is not importable here).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import warnings
+
+import numpy as np
+
+import wire
+
+MAX_MESSAGE = 500
+
+
+def _sigmoid(z):
+    z = np.asarray(z, dtype=np.float64)
+    e = np.exp(-np.abs(z))
+    return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+# The callables handed to functions that take an activation (mlp_forward's
+# ``act``, mlp_backward's ``act_grad``). They are the grader's, not the
+# student's, so a mistake in exercise 1 cannot cost marks in exercise 4.
+PROVIDED = {
+    "relu": lambda z: np.maximum(z, 0.0),
+    "relu_grad": lambda z: (np.asarray(z) > 0).astype(np.float64),
+    "tanh": lambda z: np.tanh(z),
+    "tanh_grad": lambda z: 1.0 - np.tanh(z) ** 2,
+    "sigmoid": _sigmoid,
+    "sigmoid_grad": lambda z: _sigmoid(z) * (1.0 - _sigmoid(z)),
+    "linear": lambda z: np.array(z, dtype=np.float64, copy=True),
+    "linear_grad": lambda z: np.ones_like(np.asarray(z, dtype=np.float64)),
+}
+
+
+def main(job_fd: int, reply_fd: int) -> None:
+    job = wire.unpack(_read_all(job_fd)[wire.LENGTH.size:])
+    reply = os.fdopen(reply_fd, "wb", buffering=0)
+    sys.dont_write_bytecode = True
+    # The submission goes last on the path so a student file named numpy.py
+    # cannot shadow the real numpy.
+    sys.path.append(os.getcwd())
+    try:
+        module = importlib.import_module(job["module"])
+    except BaseException as exc:  # noqa: BLE001 - SystemExit at import is a student error too
+        _send(reply, {"import_error": describe(exc)})
+        return
+    _send(reply, {"imported": True})
+    for task in job["tasks"]:
+        _send(reply, run_task(module, task))
+
+
+def run_task(module, task: dict) -> dict:
+    """Run one task's calls in order; stop at the first exception."""
+    originals = _input_snapshots(task["calls"])
+    reported: set = set()
+    outputs: list = []
+    replies: list = []
+    for index, call in enumerate(task["calls"]):
+        fn = getattr(module, call["function"], None)
+        if fn is None or not callable(fn):
+            return {"calls": replies, "missing": call["function"]}
+        args = [_resolve(a, outputs) for a in call["args"]]
+        kwargs = {k: _resolve(v, outputs) for k, v in call["kwargs"].items()}
+        rngs = [a for a in list(args) + list(kwargs.values()) if type(a) is np.random.Generator]
+        rng_before = [r.bit_generator.state for r in rngs]
+        global_before = np.random.get_state(legacy=False)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                result = fn(*args, **kwargs)
+            except BaseException as exc:  # noqa: BLE001 - KeyboardInterrupt/SystemExit are student errors
+                return {"calls": replies, "error": describe(exc), "at": index}
+        outputs.append(result)
+        replies.append({
+            "value": _drop(result, call["drop"]),
+            "mutated": _mutated(originals, index, reported),
+            "warnings": [_warning_text(w) for w in caught[:5]],
+            "rng_advanced": [r.bit_generator.state != s for r, s in zip(rngs, rng_before)],
+            "global_rng_used": _global_state_changed(global_before),
+        })
+    return {"calls": replies}
+
+
+def _resolve(node, outputs: list):
+    """Turn wire markers into live objects: earlier results, callables, generators."""
+    kind = type(node)
+    if kind is wire.Ref:
+        value = outputs[node.call]
+        for i in node.path:
+            value = value[i]
+        return value
+    if kind is wire.Provided:
+        return PROVIDED[node.name]
+    if kind is wire.Rng:
+        return np.random.default_rng(node.seed)
+    if kind is list:
+        return [_resolve(v, outputs) for v in node]
+    if kind is tuple:
+        return tuple(_resolve(v, outputs) for v in node)
+    return node
+
+
+def _input_snapshots(calls: list) -> list:
+    """(call index, argument path, live array, pristine copy) for every array we send."""
+    found = []
+
+    def walk(node, call, path):
+        if type(node) is np.ndarray:
+            found.append((call, path, node, node.copy()))
+        elif type(node) in (list, tuple):
+            for i, v in enumerate(node):
+                walk(v, call, path + [i])
+
+    for c, call in enumerate(calls):
+        for i, arg in enumerate(call["args"]):
+            walk(arg, c, [i])
+        for name, arg in call["kwargs"].items():
+            walk(arg, c, [name])
+    return found
+
+
+def _mutated(originals: list, upto: int, reported: set) -> list:
+    """Argument paths of arrays sent with calls 0..upto that no longer hold their data.
+
+    Arrays can travel from one call to the next inside a cache, so a later call
+    may modify an array first given to an earlier call. The damage is left in
+    place (a returned array may be the very same object) and reported once.
+    """
+    changed = []
+    for n, (call, path, live, pristine) in enumerate(originals):
+        if call <= upto and n not in reported and not _same(live, pristine):
+            reported.add(n)
+            changed.append([call] + path)
+    return changed
+
+
+def _same(live: np.ndarray, pristine: np.ndarray) -> bool:
+    try:
+        return bool(np.array_equal(live, pristine, equal_nan=True))
+    except Exception:  # noqa: BLE001 - e.g. a dtype that no longer compares
+        return False
+
+
+def _global_state_changed(before: dict) -> bool:
+    after = np.random.get_state(legacy=False)
+    return (after["state"]["pos"] != before["state"]["pos"]
+            or not np.array_equal(after["state"]["key"], before["state"]["key"])
+            or after["has_gauss"] != before["has_gauss"])
+
+
+def _drop(result, drop: list):
+    """Replace the parts of a returned tuple the grader did not ask for (caches)."""
+    if not drop or type(result) not in (tuple, list):
+        return result
+    return type(result)(wire.DROPPED if i in drop else v for i, v in enumerate(result))
+
+
+def describe(exc: BaseException) -> dict:
+    """Type, message and the student's own file:line, without trusting the exception."""
+    return {
+        "type": wire.type_name(exc),
+        "message": _message(exc),
+        "where": _student_frame(exc),
+    }
+
+
+def _message(exc: BaseException) -> str:
+    # BaseException.__str__ bypasses any __str__ the student's class defines;
+    # only plain arguments are formatted.
+    args = exc.args if type(exc.args) is tuple else ()
+    if all(type(a) in (str, int, float, bool) for a in args):
+        text = BaseException.__str__(exc) if args else ""
+    else:
+        text = ", ".join(wire.type_name(a) for a in args)
+    if isinstance(exc, SyntaxError) and type(exc.lineno) is int:
+        text = f"{exc.msg if type(exc.msg) is str else 'invalid syntax'}"
+    return text[:MAX_MESSAGE]
+
+
+def _student_frame(exc: BaseException) -> str:
+    """'file.py:LINE in function' of the innermost frame in the submission's folder."""
+    folder = os.getcwd() + os.sep
+    if isinstance(exc, SyntaxError) and type(exc.filename) is str and type(exc.lineno) is int:
+        if exc.filename.startswith(folder):
+            return f"{exc.filename[len(folder):]}:{exc.lineno}"
+    where = ""
+    tb = exc.__traceback__
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        if code.co_filename.startswith(folder):
+            where = f"{code.co_filename[len(folder):]}:{tb.tb_lineno} in {code.co_name}"
+        tb = tb.tb_next
+    return where
+
+
+def _warning_text(w) -> str:
+    return f"{wire.type_name(w.message)}: {_message(w.message) if isinstance(w.message, BaseException) else ''}"[:MAX_MESSAGE]
+
+
+def _send(stream, tree) -> None:
+    stream.write(wire.pack(tree))
+
+
+def _read_all(fd: int) -> bytes:
+    chunks = []
+    while chunk := os.read(fd, 1 << 16):
+        chunks.append(chunk)
+    os.close(fd)
+    return b"".join(chunks)

@@ -1,0 +1,373 @@
+"""Run one student module's tasks in a separate Python process and collect plain data.
+
+The student's code never runs in the grader's process. A child gets a fresh
+temporary folder holding copies of the submission's ``.py`` files, a scrubbed
+environment, resource limits and its own session (so the whole process group
+can be killed). Each task has a deadline; when a task times out or the child
+dies, the child is replaced and the remaining tasks run in a new one, skipping
+the rest of the function that failed, so one infinite loop costs one check.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from grader.sandbox import wire
+
+SANDBOX_DIR = Path(__file__).resolve().parent
+BOOT = ("import sys; sys.path.insert(0, sys.argv[1]); import child; "
+        "child.main(int(sys.argv[2]), int(sys.argv[3]))")
+MAX_MESSAGE_BYTES = 64 << 20
+MAX_STREAM_BYTES = 64 << 10
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-module resource limits for a child."""
+
+    task_seconds: float = 10.0
+    import_seconds: float = 10.0
+    memory_mb: int = 1024
+    cpu_seconds: int = 60
+
+
+@dataclass(frozen=True)
+class Call:
+    """One call of a student function; arguments may be wire markers (Ref, Provided, Rng)."""
+
+    function: str
+    args: tuple = ()
+    kwargs: dict = field(default_factory=dict)
+    drop: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class Task:
+    """A short sequence of calls judged together; ``group`` is the check it belongs to."""
+
+    key: str
+    group: str
+    calls: tuple[Call, ...]
+
+
+@dataclass(frozen=True)
+class ErrorInfo:
+    type: str
+    message: str
+    where: str = ""
+
+
+@dataclass(frozen=True)
+class CallOutcome:
+    value: Any
+    mutated: tuple[tuple, ...] = ()
+    warnings: tuple[str, ...] = ()
+    rng_advanced: tuple[bool, ...] = ()
+    global_rng_used: bool = False
+
+
+@dataclass(frozen=True)
+class TaskOutcome:
+    """What happened to one task.
+
+    status: "ok", "exception" (error set, ``at`` is the failing call),
+    "missing" (the function does not exist), "import error", "timeout",
+    "crashed" (killed by a signal), "exited" (the process ended early),
+    "protocol" (the child sent something malformed), "skipped" (an earlier
+    task of the same check timed out or crashed the child).
+    """
+
+    status: str
+    calls: tuple[CallOutcome, ...] = ()
+    error: ErrorInfo | None = None
+    at: int = 0
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class ModuleRun:
+    module: str
+    outcomes: dict[str, TaskOutcome]
+    stdout: str = ""
+    stderr: str = ""
+    seconds: float = 0.0
+    children: int = 0
+
+
+def run_module(files: dict[str, bytes], module: str, tasks: list[Task],
+               limits: Limits = Limits()) -> ModuleRun:
+    """Run ``tasks`` against ``module`` from the submission ``files`` (name -> source bytes)."""
+    start = time.monotonic()
+    outcomes: dict[str, TaskOutcome] = {}
+    streams = _Streams()
+    pending = list(tasks)
+    children = 0
+    while pending:
+        children += 1
+        with tempfile.TemporaryDirectory(prefix="grader-run-") as workdir:
+            _stage(files, Path(workdir))
+            done = _run_child(Path(workdir), module, pending, limits, outcomes, streams)
+        pending = [t for t in pending[done:] if t.key not in outcomes]
+    return ModuleRun(module, outcomes, streams.text("stdout"), streams.text("stderr"),
+                     time.monotonic() - start, children)
+
+
+def _stage(files: dict[str, bytes], workdir: Path) -> None:
+    for name, source in files.items():
+        (workdir / name).write_bytes(source)
+
+
+def _run_child(workdir: Path, module: str, tasks: list[Task], limits: Limits,
+               outcomes: dict[str, TaskOutcome], streams: "_Streams") -> int:
+    """Run tasks in one child until all are done or the child fails; returns how many finished."""
+    job_r, job_w = os.pipe()
+    reply_r, reply_w = os.pipe()
+    proc = subprocess.Popen(
+        [sys.executable, "-I", "-c", BOOT, str(SANDBOX_DIR), str(job_r), str(reply_w)],
+        cwd=workdir, env=_child_env(workdir), stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        pass_fds=(job_r, reply_w), start_new_session=True,
+        preexec_fn=lambda: _child_limits(limits, job_r, reply_w),
+    )
+    os.close(job_r)
+    os.close(reply_w)
+    job = wire.pack({"module": module, "tasks": [_task_tree(t) for t in tasks]})
+    threading.Thread(target=_write_and_close, args=(job_w, job), daemon=True).start()
+    reader = _Reader(reply_r, proc, streams)
+    done = 0
+    try:
+        first = reader.next(limits.import_seconds)
+        if first.kind != "message" or "import_error" in first.value:
+            _import_failed(first, tasks, outcomes, proc, limits)
+            return len(tasks)
+        for task in tasks:
+            got = reader.next(limits.task_seconds)
+            if got.kind == "message":
+                outcomes[task.key] = _task_outcome(got.value)
+                done += 1
+                continue
+            outcomes[task.key] = _failure(got, proc, limits)
+            for later in tasks[done + 1:]:
+                if later.group == task.group:
+                    outcomes[later.key] = TaskOutcome(
+                        "skipped", detail=f"not run: an earlier case {got.kind_text}")
+            return done + 1
+        return done
+    finally:
+        _kill_group(proc)
+        reader.drain_and_close()
+
+
+def _import_failed(first, tasks, outcomes, proc, limits) -> None:
+    if first.kind == "message":
+        value = first.value["import_error"]
+        outcome = TaskOutcome("import error", error=_error_info(value))
+    else:
+        outcome = _failure(first, proc, limits, importing=True)
+    for task in tasks:
+        outcomes[task.key] = outcome
+
+
+def _failure(got: "_Event", proc: subprocess.Popen, limits: Limits,
+             importing: bool = False) -> TaskOutcome:
+    phase = "while importing the module" if importing else ""
+    if got.kind == "timeout":
+        seconds = limits.import_seconds if importing else limits.task_seconds
+        return TaskOutcome("timeout", detail=f"did not finish within {seconds:g} s {phase}".strip())
+    if got.kind == "protocol":
+        return TaskOutcome("protocol", detail=got.detail)
+    _kill_group(proc)
+    code = proc.wait()
+    if code < 0:
+        name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else str(-code)
+        return TaskOutcome("crashed", detail=f"the process was killed by signal {name} {phase}".strip())
+    return TaskOutcome("exited", detail=f"the process exited early with code {code} {phase}".strip())
+
+
+def _task_outcome(reply: Any) -> TaskOutcome:
+    if not isinstance(reply, dict) or not isinstance(reply.get("calls"), list):
+        return TaskOutcome("protocol", detail="malformed reply")
+    calls = tuple(_call_outcome(c) for c in reply["calls"])
+    if "missing" in reply:
+        return TaskOutcome("missing", calls, detail=str(reply["missing"]))
+    if "error" in reply:
+        return TaskOutcome("exception", calls, error=_error_info(reply["error"]),
+                           at=int(reply.get("at", 0)))
+    return TaskOutcome("ok", calls)
+
+
+def _call_outcome(c: dict) -> CallOutcome:
+    return CallOutcome(
+        value=c["value"],
+        mutated=tuple(tuple(p) for p in c.get("mutated", ())),
+        warnings=tuple(str(w) for w in c.get("warnings", ())),
+        rng_advanced=tuple(bool(x) for x in c.get("rng_advanced", ())),
+        global_rng_used=bool(c.get("global_rng_used", False)),
+    )
+
+
+def _error_info(value: Any) -> ErrorInfo:
+    if not isinstance(value, dict):
+        return ErrorInfo("Error", "")
+    return ErrorInfo(str(value.get("type", "Error")), str(value.get("message", "")),
+                     str(value.get("where", "")))
+
+
+def _task_tree(task: Task) -> dict:
+    return {"calls": [{"function": c.function, "args": list(c.args), "kwargs": dict(c.kwargs),
+                       "drop": list(c.drop)} for c in task.calls]}
+
+
+def _child_env(workdir: Path) -> dict[str, str]:
+    # A scrubbed environment: nothing of the grader's (secrets live in env vars),
+    # and one BLAS thread so a batch of children does not oversubscribe the cores.
+    return {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(workdir),
+        "TMPDIR": str(workdir),
+        "LANG": "C.UTF-8",
+        "PYTHONHASHSEED": "0",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "OMP_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+    }
+
+
+def _child_limits(limits: Limits, *keep_fds: int) -> None:
+    memory = limits.memory_mb << 20
+    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 1))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (16 << 20, 16 << 20))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+def _write_and_close(fd: int, data: bytes) -> None:
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+    except OSError:
+        pass  # the child died before reading its job; the reader reports that
+    finally:
+        os.close(fd)
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    if proc.poll() is None:
+        try:
+            proc.kill()
+        except ProcessLookupError:
+            pass
+    proc.wait()
+
+
+@dataclass
+class _Event:
+    kind: str  # "message", "timeout", "eof", "protocol"
+    value: Any = None
+    detail: str = ""
+
+    @property
+    def kind_text(self) -> str:
+        return {"timeout": "timed out", "eof": "ended the process"}.get(self.kind, "failed")
+
+
+class _Streams:
+    """The child's stdout/stderr, kept up to a cap and flagged when cut."""
+
+    def __init__(self):
+        self.data = {"stdout": bytearray(), "stderr": bytearray()}
+        self.cut = {"stdout": False, "stderr": False}
+
+    def add(self, name: str, chunk: bytes) -> None:
+        buf = self.data[name]
+        room = MAX_STREAM_BYTES - len(buf)
+        buf += chunk[:max(room, 0)]
+        self.cut[name] |= len(chunk) > room
+
+    def text(self, name: str) -> str:
+        text = self.data[name].decode("utf-8", "replace")
+        if self.cut[name]:
+            text += f"\n[{name} cut at {MAX_STREAM_BYTES // 1024} KiB]"
+        return text
+
+
+class _Reader:
+    """Reads length-prefixed replies from the child while draining its stdout/stderr."""
+
+    def __init__(self, fd: int, proc: subprocess.Popen, streams: _Streams):
+        self.fd, self.proc, self.streams = fd, proc, streams
+        self.buf = bytearray()
+        self.names = {proc.stdout.fileno(): "stdout", proc.stderr.fileno(): "stderr"}
+        self.open = {fd, *self.names}
+
+    def next(self, seconds: float) -> _Event:
+        deadline = time.monotonic() + seconds
+        while True:
+            event = self._parse()
+            if event is not None:
+                return event
+            if self.fd not in self.open:
+                return _Event("eof")
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return _Event("timeout")
+            ready, _, _ = select.select(list(self.open), [], [], left)
+            for fd in ready:
+                self._pump(fd)
+
+    def _pump(self, fd: int) -> None:
+        try:
+            chunk = os.read(fd, 1 << 16)
+        except OSError:
+            chunk = b""
+        if not chunk:
+            self.open.discard(fd)
+        elif fd == self.fd:
+            self.buf += chunk
+        else:
+            self.streams.add(self.names[fd], chunk)
+
+    def _parse(self) -> _Event | None:
+        if len(self.buf) < wire.LENGTH.size:
+            return None
+        (size,) = wire.LENGTH.unpack_from(self.buf)
+        if size > MAX_MESSAGE_BYTES:
+            return _Event("protocol", detail=f"a reply larger than {MAX_MESSAGE_BYTES >> 20} MiB")
+        end = wire.LENGTH.size + size
+        if len(self.buf) < end:
+            return None
+        payload = bytes(self.buf[wire.LENGTH.size:end])
+        del self.buf[:end]
+        try:
+            return _Event("message", wire.unpack(payload))
+        except wire.WireFormatError as exc:
+            return _Event("protocol", detail=str(exc))
+
+    def drain_and_close(self) -> None:
+        # The group is dead: read what is left of stdout/stderr, then close.
+        deadline = time.monotonic() + 1.0
+        while self.open - {self.fd} and time.monotonic() < deadline:
+            ready, _, _ = select.select(list(self.open - {self.fd}), [], [], 0.1)
+            for fd in ready:
+                self._pump(fd)
+        os.close(self.fd)
+        self.proc.stdout.close()
+        self.proc.stderr.close()

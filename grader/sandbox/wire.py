@@ -1,0 +1,237 @@
+"""The only format that crosses between the grader and a child process.
+
+A message is a JSON header plus raw array bytes, never pickle:
+
+    u64 length | u32 header length | header JSON | blob 0 | blob 1 | ...
+
+The header holds a value tree in which arrays are replaced by
+``{"$a": i, "dtype": "<f8", "shape": [..]}`` pointing at blob ``i``. The dtype
+and shape are checked against the blob's length and an allow-list before a
+single byte is turned into an array, so a hostile child can make us allocate
+nothing we did not agree to.
+
+Both sides use this module: the grader to send jobs and read replies, the
+child to read jobs and send replies. It imports only the standard library and
+numpy, because it runs inside the child.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import struct
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+LENGTH = struct.Struct("<Q")
+HEADER_LENGTH = struct.Struct("<I")
+
+# Plain numeric dtypes only: no objects, no structured records, no strings.
+ALLOWED_DTYPES = frozenset(
+    "<f8 <f4 <f2 <i8 <i4 <i2 |i1 <u8 <u4 <u2 |u1 |b1".split()
+)
+NUMPY_SCALARS = frozenset(
+    np.dtype(code).type for code in "f8 f4 f2 i8 i4 i2 i1 u8 u4 u2 u1 b1".split()
+)
+MAX_HEADER_BYTES = 1 << 20
+MAX_NDIM = 32
+MAX_DEPTH = 8
+MAX_ITEMS = 10_000
+MAX_NAME = 200
+
+
+class WireFormatError(ValueError):
+    """The bytes are not a well-formed message within the limits."""
+
+
+@dataclass(frozen=True)
+class Ref:
+    """An earlier call's return value (or a part of it, by index path), in the child."""
+
+    call: int
+    path: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class Provided:
+    """A callable the child supplies by name (e.g. the activation given to mlp_forward)."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class Rng:
+    """A fresh numpy Generator seeded with ``seed``, built in the child."""
+
+    seed: int
+
+
+@dataclass(frozen=True)
+class Other:
+    """A value that is not plain data; only its type's name crosses over."""
+
+    type_name: str
+
+
+@dataclass(frozen=True)
+class Dropped:
+    """A part of a return value the grader asked not to receive (e.g. a cache)."""
+
+
+DROPPED = Dropped()
+
+
+def pack(tree: Any) -> bytes:
+    """Encode a value tree as one length-prefixed message."""
+    blobs: list[bytes] = []
+    body = _encode(tree, blobs, 0)
+    header = json.dumps({"blobs": [len(b) for b in blobs], "body": body},
+                        separators=(",", ":"), allow_nan=False).encode()
+    payload = b"".join([HEADER_LENGTH.pack(len(header)), header, *blobs])
+    return LENGTH.pack(len(payload)) + payload
+
+
+def unpack(payload: bytes) -> Any:
+    """Decode one message's payload (without its length prefix), strictly."""
+    if len(payload) < HEADER_LENGTH.size:
+        raise WireFormatError("message shorter than its header")
+    (n,) = HEADER_LENGTH.unpack_from(payload)
+    if n > MAX_HEADER_BYTES or HEADER_LENGTH.size + n > len(payload):
+        raise WireFormatError("message header too long")
+    try:
+        header = json.loads(payload[HEADER_LENGTH.size:HEADER_LENGTH.size + n])
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise WireFormatError(f"message header is not JSON: {exc}") from None
+    if not isinstance(header, dict) or set(header) != {"blobs", "body"}:
+        raise WireFormatError("message header has the wrong keys")
+    sizes = header["blobs"]
+    if not isinstance(sizes, list) or not all(type(s) is int and s >= 0 for s in sizes):
+        raise WireFormatError("message blob sizes are malformed")
+    offsets, start = [], HEADER_LENGTH.size + n
+    for size in sizes:
+        offsets.append((start, start + size))
+        start += size
+    if start != len(payload):
+        raise WireFormatError("message length does not match its blobs")
+    return _decode(header["body"], memoryview(payload), offsets, 0)
+
+
+def _encode(value: Any, blobs: list[bytes], depth: int) -> Any:
+    if depth > MAX_DEPTH:
+        return {"$other": "value nested too deeply"}
+    # Exact type checks: a subclass (of float, tuple, ndarray...) could carry
+    # hostile methods, so it is reported by name instead of being trusted.
+    kind = type(value)
+    if value is None or kind is bool or kind is str:
+        return value if kind is not str or len(value) <= MAX_NAME else value[:MAX_NAME]
+    if kind is int:
+        return {"$i": str(value)} if abs(value) < 10 ** 30 else {"$other": "int too large"}
+    if kind is float:
+        return {"$f": value.hex()}
+    if kind is np.ndarray:
+        return _encode_array(value, blobs, "$a")
+    if kind in NUMPY_SCALARS:
+        return _encode_array(np.asarray(value), blobs, "$s")
+    if kind in (tuple, list):
+        if len(value) > MAX_ITEMS:
+            return {"$other": f"{kind.__name__} of {len(value)} items"}
+        tag = "$t" if kind is tuple else "$l"
+        return {tag: [_encode(v, blobs, depth + 1) for v in value]}
+    if kind is dict:
+        if len(value) > MAX_ITEMS or not all(type(k) is str for k in value):
+            return {"$other": "dict with non-string keys or too many items"}
+        return {"$d": [[k[:MAX_NAME], _encode(v, blobs, depth + 1)] for k, v in value.items()]}
+    if kind is Ref:
+        return {"$ref": [value.call, list(value.path)]}
+    if kind is Provided:
+        return {"$fn": value.name}
+    if kind is Rng:
+        return {"$rng": str(value.seed)}
+    if kind is Dropped:
+        return {"$dropped": 1}
+    if kind is Other:
+        return {"$other": value.type_name[:MAX_NAME]}
+    return {"$other": type_name(value)}
+
+
+def _encode_array(arr: np.ndarray, blobs: list[bytes], tag: str) -> Any:
+    dtype = arr.dtype
+    if dtype.str not in ALLOWED_DTYPES or dtype.fields is not None:
+        return {"$other": f"ndarray of dtype {dtype.str}"[:MAX_NAME]}
+    blobs.append(np.ascontiguousarray(arr).tobytes())
+    return {tag: len(blobs) - 1, "dtype": dtype.str, "shape": list(arr.shape)}
+
+
+def _decode(node: Any, data: memoryview, offsets: list, depth: int) -> Any:
+    if depth > MAX_DEPTH + 1:
+        raise WireFormatError("value nested too deeply")
+    if node is None or type(node) in (bool, str):
+        return node
+    if type(node) is not dict or not node:
+        raise WireFormatError(f"unexpected JSON value of type {type(node).__name__}")
+    tag = next(iter(node))
+    value = node[tag]
+    if tag in ("$a", "$s"):
+        arr = _decode_array(node, data, offsets)
+        return arr if tag == "$a" else arr[()]
+    if len(node) != 1:
+        raise WireFormatError(f"malformed {tag} node")
+    if tag == "$i" and type(value) is str and len(value) <= 40:
+        try:
+            return int(value)
+        except ValueError:
+            raise WireFormatError("malformed integer") from None
+    if tag == "$f" and type(value) is str and len(value) <= 40:
+        try:
+            return float.fromhex(value)
+        except ValueError:
+            raise WireFormatError("malformed float") from None
+    if tag in ("$t", "$l") and type(value) is list and len(value) <= MAX_ITEMS:
+        items = [_decode(v, data, offsets, depth + 1) for v in value]
+        return tuple(items) if tag == "$t" else items
+    if tag == "$d" and type(value) is list and len(value) <= MAX_ITEMS:
+        out = {}
+        for pair in value:
+            if type(pair) is not list or len(pair) != 2 or type(pair[0]) is not str:
+                raise WireFormatError("malformed dict item")
+            out[pair[0]] = _decode(pair[1], data, offsets, depth + 1)
+        return out
+    if tag == "$other" and type(value) is str:
+        return Other(value[:MAX_NAME])
+    if tag == "$dropped":
+        return DROPPED
+    if tag == "$ref" and type(value) is list and len(value) == 2:
+        return Ref(int(value[0]), tuple(int(i) for i in value[1]))
+    if tag == "$fn" and type(value) is str:
+        return Provided(value)
+    if tag == "$rng" and type(value) is str:
+        return Rng(int(value))
+    raise WireFormatError(f"unknown or malformed node {tag!r}")
+
+
+def _decode_array(node: dict, data: memoryview, offsets: list) -> np.ndarray:
+    index = node.get("$a", node.get("$s"))
+    dtype_str, shape = node.get("dtype"), node.get("shape")
+    if (len(node) != 3 or type(index) is not int or not 0 <= index < len(offsets)
+            or dtype_str not in ALLOWED_DTYPES or type(shape) is not list
+            or len(shape) > MAX_NDIM
+            or not all(type(s) is int and s >= 0 for s in shape)):
+        raise WireFormatError("malformed array node")
+    dtype = np.dtype(dtype_str)
+    start, stop = offsets[index]
+    # Validate the declared size against the bytes we actually hold before
+    # building anything: math.prod on Python ints cannot overflow.
+    if math.prod(shape) * dtype.itemsize != stop - start:
+        raise WireFormatError("array shape does not match its data length")
+    return np.frombuffer(data[start:stop], dtype=dtype).reshape(shape).copy()
+
+
+def type_name(value: Any) -> str:
+    """A value's type name, read without calling anything the value defines."""
+    cls = type(value)
+    name = type.__dict__["__name__"].__get__(cls)
+    module = type.__dict__["__module__"].__get__(cls)
+    qualified = name if module in (None, "builtins") else f"{module}.{name}"
+    return str(qualified)[:MAX_NAME] if type(qualified) is str else "object"
