@@ -376,8 +376,9 @@ def _entry_message(rows, student, ref, tol) -> str:
             f"({', '.join(wrong)} off by {fmt(rows[entry - 1].rel_error)} relative to its "
             f"scale)")
     if entry < L:
-        span = f"layer {L}" if entry == L - 1 else f"layers {entry + 1}-{L}"
-        text += f"; {span} (output side) still match"
+        span = f"layer {L} (output side) still matches" if entry == L - 1 else \
+            f"layers {entry + 1}-{L} (output side) still match"
+        text += f"; {span}"
     else:
         text += "; even the output layer differs"
     matching_below = [r.layer for r in rows if r.layer < entry and r.match]

@@ -1,0 +1,81 @@
+"""Return-value schemas and the scale-relative comparison."""
+
+import numpy as np
+import pytest
+
+from grader.checks import status
+from grader.checks.compare import compare, fmt
+from grader.checks.schema import Arr, ArrList, Ignored, Mismatch, Num, Seq, conform
+from grader.course import Tolerance
+from grader.sandbox.wire import Other
+
+
+def _status(schema, value):
+    with pytest.raises(Mismatch) as err:
+        conform(schema, value)
+    return err.value.status, err.value.message
+
+
+def test_exact_arrays_only():
+    assert conform(Arr("out", (2,)), np.zeros(2)).shape == (2,)
+    assert _status(Arr("out", (2,)), np.zeros((1, 2)))[0] == status.WRONG_SHAPE  # no broadcasting
+    assert _status(Arr("out", (2,)), [0.0, 0.0])[0] == status.BAD_TYPE
+    assert _status(Arr("out", (2,)), np.zeros(2, np.float32))[0] == status.BAD_DTYPE
+    assert _status(Arr("out", (2,)), Other("numpy.ma.MaskedArray"))[0] == status.BAD_TYPE
+    assert _status(Arr("out", (2,)), None)[1] == "out should be a numpy ndarray of shape (2,), got None"
+
+
+def test_shape_messages_say_what_is_off():
+    assert "transposed" in _status(Arr("dW", (3, 4)), np.zeros((4, 3)))[1]
+    assert "reshape or keepdims" in _status(Arr("db", (4,)), np.zeros((1, 4)))[1]
+
+
+def test_non_finite_entries_are_located():
+    value = np.zeros((2, 2))
+    value[1, 0] = np.inf
+    code, message = _status(Arr("dW", (2, 2)), value)
+    assert code == status.NON_FINITE and "(1, 0)" in message
+
+
+def test_numbers_accept_python_and_numpy_reals_only():
+    assert conform(Num("loss"), 2) == 2.0
+    assert conform(Num("loss"), np.float64(1.5)) == 1.5
+    assert conform(Num("loss"), np.array(1.5)) == 1.5
+    assert _status(Num("loss"), True)[0] == status.BAD_TYPE
+    assert _status(Num("loss"), np.zeros(2))[0] == status.BAD_TYPE
+    assert _status(Num("loss"), float("nan"))[0] == status.NON_FINITE
+
+
+def test_sequences_and_lists():
+    schema = Seq("ret", (ArrList("grads", ((2,), (1, 1))), Num("total"), Ignored("cache")))
+    got = conform(schema, [(np.zeros(2), np.ones((1, 1))), 3.0, Other("x")])
+    assert got[1] == 3.0 and got[2] is None
+    assert "list of 2 arrays" in _status(schema, ([np.zeros(2)], 3.0, None))[1]
+    assert "tuple of 3 items" in _status(schema, (1, 2))[1]
+
+
+def test_compare_is_relative_to_the_reference_scale():
+    tol = Tolerance(rtol=0.0, atol_scale=1e-8)
+    ref = np.array([1e-30, -2e-30])
+    assert compare(ref * (1 + 1e-12), ref, tol).ok
+    assert not compare(ref * (1 + 1e-6), ref, tol).ok
+    assert not compare(np.zeros(2), ref, tol).ok
+    assert compare(np.zeros(2), np.zeros(2), tol).ok
+    assert not compare(np.array([1e-200, 0.0]), np.zeros(2), tol).ok
+
+
+def test_compare_reports_the_worst_entry():
+    diff = compare(np.array([[1.0, 2.0], [3.0, 5.0]]), np.array([[1.0, 2.0], [3.0, 4.0]]),
+                   Tolerance(rtol=0.0, atol_scale=1e-9))
+    assert not diff.ok and diff.index == (1, 1) and diff.expected == 4.0 and diff.got == 5.0
+    assert diff.rel_error == pytest.approx(0.25)
+
+
+def test_elementwise_rtol_catches_errors_in_small_entries():
+    tol = Tolerance(rtol=1e-8, atol_scale=1e-12)
+    ref = np.array([1000.0, 1e-8])
+    assert not compare(np.array([1000.0, 0.0]), ref, tol).ok
+
+
+def test_fmt():
+    assert fmt(0.0) == "0" and fmt(0.25) == "0.25" and fmt(1e-30) == "1.000e-30"
