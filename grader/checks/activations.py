@@ -27,6 +27,13 @@ TOLERANCE = Tolerance(rtol=1e-8, atol_scale=1e-12)
 # Non-default parameters each parameterised activation is also tried with.
 OTHER_PARAMS = {"leaky_relu": {"alpha": 0.2}, "elu": {"alpha": 0.5}}
 
+# Derivatives written in terms of the activation's output y, which students
+# sometimes apply to z itself: sigmoid' = y (1 - y), tanh' = 1 - y^2.
+OUTPUT_FORMS = {
+    "sigmoid": ("s (1 - s)", lambda y: y * (1.0 - y)),
+    "tanh": ("1 - t**2", lambda y: 1.0 - y * y),
+}
+
 # What the derivative is at exactly z = 0 under PyTorch's convention, for hints.
 KINKS = {
     "relu": "relu'(0) = 0",
@@ -154,6 +161,13 @@ def _hint(function: str, z: np.ndarray, params: dict, value: np.ndarray, tol: To
                     "evaluate it at the pre-activation z")
         if close(value, act.fn(z, **params), tol):
             return "this returns the activation itself, not its derivative"
+        if act.name in OUTPUT_FORMS:
+            formula, form = OUTPUT_FORMS[act.name]
+            if close(value, form(z), tol):
+                letter = formula[0]
+                return (f"this is {formula} with {letter} = z, but {formula} is the derivative "
+                        f"in terms of the output {letter} = {act.name}(z): compute the output "
+                        f"first, then {formula}")
     elif close(value, act.grad(z, **params), tol):
         return "this returns the derivative; the forward function returns the activation itself"
     if params and close(value, reference(z), tol):

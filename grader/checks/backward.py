@@ -242,7 +242,7 @@ def _mlp_hidden_data(rng: np.random.Generator, n: int) -> list[tuple[str, dict]]
 def _mlp_cases(backward: bool) -> tuple[Callable, Callable]:
     def case(label, data, hidden) -> Case:
         forward = Call("mlp_forward", (data["X"], data["Ws"], data["bs"], Provided(data["act"])),
-                       drop=(0, 1) if backward else (1,))
+                       drop=(1,))
         calls = (forward,)
         if backward:
             calls += (Call("mlp_backward", (data["dY"], Ref(0, (1,)),
@@ -311,11 +311,32 @@ def _judge_mlp_backward(case: Case, outcome: TaskOutcome, tol: Tolerance) -> Cas
     rows = _layer_rows(student, ref, tol, case.hidden)
     if all(r.match for r in rows):
         return passed(case)
+    _blame_forward(case, calls[0].value, tol)
     args = (data["X"], data["Ws"], data["bs"], data["act"], data["dY"])
     mistake = matching_mistake(MLP_MISTAKES, args, student, lambda a, b: close(a, b, LOOSE))
     message = _entry_message(rows, student, ref, tol)
     hint = mistake.hint if mistake else _position_hint(rows)
     return CaseResult(case.label, status.WRONG, message, hint, case.hidden, tuple(rows))
+
+
+def _blame_forward(case: Case, forward_value, tol: Tolerance) -> None:
+    """Fail with a pointer to mlp_forward when its output is already wrong.
+
+    mlp_backward works from the cache mlp_forward made, so a wrong forward pass
+    can make a correct backward pass look wrong; say so instead of naming a layer.
+    """
+    data = case.data
+    shape = (data["X"].shape[0], data["Ws"][-1].shape[1])
+    try:
+        y_hat, _ = conform(Seq("the return value", (Arr("Y_hat", shape), Ignored("cache"))),
+                           forward_value)
+    except Mismatch:
+        y_hat = None
+    if y_hat is None or not compare(y_hat, _reference_forward(data)[0], tol).ok:
+        raise fail(case, status.WRONG,
+                   "the gradients differ, but mlp_forward already returns a wrong Y_hat on "
+                   "this case and mlp_backward works from its cache",
+                   "fix mlp_forward first (see backward.mlp_forward), then check again")
 
 
 def _conform_grads(case: Case, value, ref) -> tuple:
@@ -382,7 +403,9 @@ def _entry_message(rows, student, ref, tol) -> str:
     else:
         text += "; even the output layer differs"
     matching_below = [r.layer for r in rows if r.layer < entry and r.match]
-    if matching_below:
+    if len(matching_below) == 1:
+        text += f"; layer {matching_below[0]} matches again"
+    elif matching_below:
         text += f"; layers {', '.join(map(str, matching_below))} match again"
     return text
 

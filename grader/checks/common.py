@@ -108,3 +108,19 @@ def _argument_name(call: Call, path: Sequence) -> str:
             ("uniform", "normal")) else ("z",))
         head = names[head] if head < len(names) else f"argument {head + 1}"
     return str(head) + "".join(f"[{i}]" for i in rest)
+
+
+def check_new_arrays(case: Case, calls: Sequence[CallOutcome], output: str = "the output") -> None:
+    """Fail if a call returned (a view of) an array the grader passed in, where the
+    contract asks for new arrays."""
+    for index, outcome in enumerate(calls):
+        if not outcome.aliases:
+            continue
+        out_path, in_path = outcome.aliases[0]
+        given_to = case.calls[in_path[0]]
+        where = output + "".join(f"[{i}]" for i in out_path)
+        raise fail(case, status.RETURNED_INPUT,
+                   f"{case.calls[index].function} returned its input "
+                   f"{_argument_name(given_to, in_path[1:])} itself as {where}",
+                   "return new arrays even when nothing changes (e.g. g * 1.0 or g.copy()), "
+                   "so the caller's arrays are never shared with the result")

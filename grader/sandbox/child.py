@@ -87,6 +87,7 @@ def run_task(module, task: dict) -> dict:
         replies.append({
             "value": _drop(result, call["drop"]),
             "mutated": _mutated(originals, index, reported),
+            "aliases": _aliases(result, originals),
             "warnings": [_warning_text(w) for w in caught[:5]],
             "rng_advanced": [r.bit_generator.state != s for r, s in zip(rngs, rng_before)],
             "global_rng_used": _global_state_changed(global_before),
@@ -145,6 +146,24 @@ def _mutated(originals: list, upto: int, reported: set) -> list:
             reported.add(n)
             changed.append([call] + path)
     return changed
+
+
+def _aliases(result, originals: list) -> list:
+    """[output path, input path] for returned arrays that share memory with an input."""
+    found = []
+
+    def walk(node, path, depth):
+        if type(node) is np.ndarray:
+            for call, arg_path, live, _ in originals:
+                if np.may_share_memory(node, live):
+                    found.append([path, [call] + arg_path])
+                    return
+        elif type(node) in (list, tuple) and depth < 3:
+            for i, v in enumerate(node[:1000]):
+                walk(v, path + [i], depth + 1)
+
+    walk(result, [], 0)
+    return found[:20]
 
 
 def _same(live: np.ndarray, pristine: np.ndarray) -> bool:

@@ -73,6 +73,7 @@ class ErrorInfo:
 class CallOutcome:
     value: Any
     mutated: tuple[tuple, ...] = ()
+    aliases: tuple[tuple[tuple, tuple], ...] = ()  # (output path, input path) sharing memory
     warnings: tuple[str, ...] = ()
     rng_advanced: tuple[bool, ...] = ()
     global_rng_used: bool = False
@@ -212,6 +213,7 @@ def _call_outcome(c: dict) -> CallOutcome:
     return CallOutcome(
         value=c["value"],
         mutated=tuple(tuple(p) for p in c.get("mutated", ())),
+        aliases=tuple((tuple(o), tuple(i)) for o, i in c.get("aliases", ())),
         warnings=tuple(str(w) for w in c.get("warnings", ())),
         rng_advanced=tuple(bool(x) for x in c.get("rng_advanced", ())),
         global_rng_used=bool(c.get("global_rng_used", False)),

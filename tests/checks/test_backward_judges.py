@@ -24,8 +24,11 @@ def _reference(case):
     return backward._reference_backward(case.data)
 
 
-def _outcome(grads, mutated=()):
-    return TaskOutcome("ok", (CallOutcome((DROPPED, DROPPED)),
+def _outcome(grads, mutated=(), case=None, y_hat=None):
+    """What the child reports: mlp_forward's (Y_hat, dropped cache), then the gradients."""
+    if y_hat is None:
+        y_hat = backward._reference_forward(case.data)[0] if case else DROPPED
+    return TaskOutcome("ok", (CallOutcome((y_hat, DROPPED)),
                               CallOutcome(grads, mutated=mutated)))
 
 
@@ -37,7 +40,7 @@ def _args(case):
 def test_reference_gradients_pass_every_public_and_hidden_case():
     cases = CHECK.public() + CHECK.hidden(np.random.default_rng(1), 10)
     for case in cases:
-        result = CHECK.judge(case, _outcome(_reference(case)), TOL)
+        result = CHECK.judge(case, _outcome(_reference(case), case=case), TOL)
         assert result.passed, (case.label, result.message)
 
 
@@ -46,7 +49,7 @@ def test_each_mistake_model_is_named_in_the_hint(mistake):
     # Square tanh layers: every model keeps the shapes, and tanh' tells Z from A apart.
     case = _case("5 tanh layers")
     student = mistake.grads(*_args(case))
-    result = CHECK.judge(case, _outcome(student), TOL)
+    result = CHECK.judge(case, _outcome(student, case=case), TOL)
     assert result.status == status.WRONG
     assert result.hint == mistake.hint
     assert "enters the backward pass at layer" in result.message
@@ -56,7 +59,7 @@ def test_entry_layer_is_the_wrong_layer_nearest_the_output():
     case = _case("5 tanh layers")
     dWs, dbs, dAs = (list(part) for part in _reference(case))
     dWs[2] = dWs[2] * 1.01  # layer 3 of 5; layers 1 and 2 stay right
-    result = CHECK.judge(case, _outcome((dWs, dbs, dAs)), TOL)
+    result = CHECK.judge(case, _outcome((dWs, dbs, dAs), case=case), TOL)
     assert "at layer 3 of 5" in result.message
     assert "dWs[2]" in result.message and "dbs[2]" not in result.message
     assert "layers 4-5 (output side) still match" in result.message
@@ -70,10 +73,10 @@ def test_vanishing_gradients_are_compared_relative_to_their_own_scale():
     assert np.abs(dAs[0]).max() < 1e-25
     zeros = ([np.zeros_like(a) for a in dWs], [np.zeros_like(a) for a in dbs],
              [np.zeros_like(a) for a in dAs])
-    result = CHECK.judge(case, _outcome(zeros), TOL)
+    result = CHECK.judge(case, _outcome(zeros, case=case), TOL)
     assert result.status == status.WRONG  # all-zero never passes for a tiny true gradient
     slightly_off = (dWs, dbs, [a * (1 + 1e-6) if i == 0 else a for i, a in enumerate(dAs)])
-    result = CHECK.judge(case, _outcome(slightly_off), TOL)
+    result = CHECK.judge(case, _outcome(slightly_off, case=case), TOL)
     assert "at layer 1 of 30" in result.message
 
 
@@ -82,16 +85,16 @@ def test_exploding_gradients_tolerate_rounding_but_not_errors():
     dWs, dbs, dAs = (list(part) for part in _reference(case))
     assert np.abs(dAs[0]).max() > 1e25
     rounding = ([a * (1 + 1e-13) for a in dWs], dbs, dAs)
-    assert CHECK.judge(case, _outcome(rounding), TOL).passed
+    assert CHECK.judge(case, _outcome(rounding, case=case), TOL).passed
     wrong = ([a * (1 + 1e-5) for a in dWs], dbs, dAs)
-    assert not CHECK.judge(case, _outcome(wrong), TOL).passed
+    assert not CHECK.judge(case, _outcome(wrong, case=case), TOL).passed
 
 
 def test_hidden_case_feedback_reveals_no_expected_values():
     case = _case("", hidden_index=2)
     dWs, dbs, dAs = (list(part) for part in _reference(case))
     dWs[-1] = dWs[-1] + 1.0
-    result = CHECK.judge(case, _outcome((dWs, dbs, dAs)), TOL)
+    result = CHECK.judge(case, _outcome((dWs, dbs, dAs), case=case), TOL)
     assert result.hidden and result.status == status.WRONG
     assert all(math.isnan(r.ref_norm) for r in result.layers)
     assert "expected" not in result.message
@@ -101,7 +104,7 @@ def test_wrong_shapes_name_the_layer_and_the_fix():
     case = _case("3 layers, sigmoid")
     dWs, dbs, dAs = (list(part) for part in _reference(case))
     dWs[1] = dWs[1].T
-    result = CHECK.judge(case, _outcome((dWs, dbs, dAs)), TOL)
+    result = CHECK.judge(case, _outcome((dWs, dbs, dAs), case=case), TOL)
     assert result.status == status.WRONG_SHAPE
     assert "dWs[1] (layer 2)" in result.message and "transposed" in result.message
     assert "A_{l-1}.T @ dZ_l" in result.hint
@@ -110,7 +113,7 @@ def test_wrong_shapes_name_the_layer_and_the_fix():
 def test_reversed_lists_with_different_widths_are_recognised():
     case = _case("3 layers, sigmoid")
     dWs, dbs, dAs = _reference(case)
-    result = CHECK.judge(case, _outcome((dWs[::-1], dbs[::-1], dAs[::-1])), TOL)
+    result = CHECK.judge(case, _outcome((dWs[::-1], dbs[::-1], dAs[::-1]), case=case), TOL)
     assert result.status == status.WRONG_SHAPE
     assert "reverse order" in result.hint
 
@@ -122,7 +125,7 @@ def test_reversed_lists_with_different_widths_are_recognised():
 ])
 def test_malformed_returns(value, expected_status):
     case = _case("2 layers")
-    result = CHECK.judge(case, _outcome(value), TOL)
+    result = CHECK.judge(case, _outcome(value, case=case), TOL)
     assert result.status == expected_status
     assert "mlp_backward returned" in result.message
 
@@ -139,7 +142,7 @@ def test_nan_is_reported_as_non_finite():
     dWs, dbs, dAs = (list(part) for part in _reference(case))
     dAs[0] = dAs[0].copy()
     dAs[0][0, 0] = np.nan
-    assert CHECK.judge(case, _outcome((dWs, dbs, dAs)), TOL).status == status.NON_FINITE
+    assert CHECK.judge(case, _outcome((dWs, dbs, dAs), case=case), TOL).status == status.NON_FINITE
 
 
 def test_modified_inputs_are_named():
@@ -180,3 +183,17 @@ def test_other_backward_checks_accept_the_reference(name):
             calls = (CallOutcome((backward._reference_forward(d)[0], DROPPED)),)
         result = check.judge(case, TaskOutcome("ok", calls), check.tolerance)
         assert result.passed, (case.label, result.message)
+
+
+def test_a_wrong_forward_pass_is_blamed_not_the_backward_pass():
+    case = _case("2 layers")
+    d = case.data
+    y_without_bias = backward._forward_variant(d, no_bias=True)
+    wrong = [a * 2 for a in _reference(case)[0]], *_reference(case)[1:]
+    result = CHECK.judge(case, _outcome(tuple(wrong), case=case, y_hat=y_without_bias), TOL)
+    assert result.status == status.WRONG
+    assert "mlp_forward already returns a wrong Y_hat" in result.message
+    assert "fix mlp_forward first" in result.hint
+    # A correct backward pass passes even when the forward output was wrong.
+    result = CHECK.judge(case, _outcome(_reference(case), case=case, y_hat=y_without_bias), TOL)
+    assert result.passed
