@@ -24,7 +24,7 @@ _SELU_NEG_COEF = SELU_ALPHA * SELU_SCALE
 # sqrt(2/pi), built from M_SQRT2 and M_2_SQRTPI exactly as PyTorch's GELU kernel does.
 _GELU_BETA = 1.41421356237309504880 * 1.12837916709551257390 * 0.5
 _GELU_KAPPA = 0.044715
-# Beyond |z| = 10 the inner tanh is exactly +-1 in float64 (it already is past ~5.6),
+# Beyond |z| = 10 the inner tanh is exactly +-1 in float64 (it already is past ~7.2),
 # so clipping there changes no result and keeps z**3 from overflowing.
 _GELU_SATURATION = 10.0
 
@@ -150,7 +150,7 @@ def gelu(z):
 
 @_elementwise
 def gelu_grad(z):
-    """gelu'(z) = 0.5 (1 + t) + 0.5 z (1 - t^2) sqrt(2/pi) (1 + 3 0.044715 z^2).  z: any shape."""
+    """gelu'(z) = 0.5 (1 + t) + 0.5 z (1 - t^2) sqrt(2/pi) (1 + 3*0.044715 z^2), t as in gelu."""
     t, zc_sq = _gelu_tanh_inner(z)
     tanh_derivative = _one_minus_square(t)
     inner_derivative = _GELU_BETA * (1.0 + 3.0 * _GELU_KAPPA * zc_sq)
@@ -163,7 +163,7 @@ def gelu_grad(z):
 def silu(z):
     """silu(z) = z sigmoid(z).  z: any shape -> same shape."""
     e = np.exp(-np.abs(z))  # as in sigmoid: the exponent is <= 0
-    # PyTorch divides, z / (1 + exp(-z)); doing the same for z >= 0 matches it bit for bit.
+    # For z >= 0 this is PyTorch's own form, z / (1 + exp(-z)), rather than z * sigmoid(z).
     return np.where(z >= 0, z / (1.0 + e), z * e / (1.0 + e))
 
 
@@ -176,7 +176,7 @@ def silu_grad(z):
 
 @_elementwise
 def linear(z):
-    """linear(z) = z (a copy, so callers may not alias the input).  z: any shape."""
+    """linear(z) = z, as a new array (never the input itself).  z: any shape -> same shape."""
     return np.array(z, dtype=np.float64, copy=True)
 
 

@@ -47,7 +47,10 @@ def global_norm(grads: Sequence[np.ndarray], norm_type=2.0) -> float:
 
 
 def clip_grad_norm(grads: Sequence[np.ndarray], max_norm, norm_type=2.0):
-    """g * min(1, max_norm / (total_norm + 1e-6)) for every g.  Returns (clipped list, total_norm)."""
+    """g * min(1, max_norm / (total_norm + 1e-6)) for every g.
+
+    Returns (list of new arrays shaped like grads, total_norm before clipping: float).
+    """
     total_norm = global_norm(grads, norm_type)
     # Multiplying unconditionally (by 1.0 when under the limit) mirrors PyTorch and
     # keeps the result a fresh array in both cases.
