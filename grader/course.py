@@ -13,8 +13,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import (BaseModel, ConfigDict, Field, ValidationError, field_validator,
-                      model_validator)
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from grader.errors import CourseError
 
@@ -22,7 +21,7 @@ Identifier = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 class Tolerance(_Frozen):
@@ -99,14 +98,18 @@ class Course(_Frozen):
             raise ValueError("needs a named group (?P<id>...)")
         return value
 
-    @model_validator(mode="after")
-    def _unique_exercises(self):
+    @field_validator("exercises")
+    @classmethod
+    def _unique_exercises(cls, exercises):
         for attr in ("id", "module"):
-            values = [getattr(e, attr) for e in self.exercises]
-            dupes = sorted({v for v in values if values.count(v) > 1})
-            if dupes:
-                raise ValueError(f"exercise {attr} {dupes[0]!r} is used twice")
-        return self
+            seen: dict[str, int] = {}
+            for i, exercise in enumerate(exercises):
+                value = getattr(exercise, attr)
+                if value in seen:
+                    raise ValueError(f"exercises[{i}].{attr} {value!r} is already used by "
+                                     f"exercises[{seen[value]}]")
+                seen[value] = i
+        return exercises
 
     def exercise(self, key: str) -> Exercise:
         for exercise in self.exercises:
@@ -135,7 +138,7 @@ def load_course(path: str | Path, catalogue: dict | None = None) -> Course:
     except (OSError, UnicodeDecodeError) as exc:
         raise CourseError(f"{path}: cannot read it ({exc})") from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else "somewhere"
@@ -152,8 +155,29 @@ def load_course(path: str | Path, catalogue: dict | None = None) -> Course:
     return course
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that rejects a key given twice (YAML would silently keep the last)."""
+
+
+def _mapping_without_duplicates(loader: _StrictLoader, node: yaml.MappingNode) -> dict:
+    seen = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"the key {key!r} is given twice", key_node.start_mark)
+        seen.add(key)
+    return loader.construct_mapping(node)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
+                              _mapping_without_duplicates)
+
+
 def _first_error(exc: ValidationError) -> str:
-    err = exc.errors()[0]
+    # A misspelt key also makes the right one "missing"; name the typo first.
+    errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
+    err = errors[0]
     field = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"]).lstrip(".")
     message = err["msg"].removeprefix("Value error, ")
     if err["type"] == "extra_forbidden":
@@ -163,6 +187,8 @@ def _first_error(exc: ValidationError) -> str:
         else f" (got {given!r})"
     more = len(exc.errors()) - 1
     tail = f"; and {more} more problem{'s' * (more > 1)}" if more else ""
+    if message.startswith("exercises["):
+        return f"{message}{tail}"  # the message already names the exercise
     return f"{field or 'top level'}: {message}{shown}{tail}"
 
 

@@ -191,18 +191,29 @@ def _drop(result, drop: list):
 
 
 def describe(exc: BaseException) -> dict:
-    """Type, message and the student's own file:line, without trusting the exception."""
-    return {
-        "type": wire.type_name(exc),
-        "message": _message(exc),
-        "where": _student_frame(exc),
-    }
+    """Type, message and the student's own file:line, without trusting the exception.
+
+    A student's exception class can make any attribute access raise; whatever
+    cannot be read safely is left out rather than taking the child down.
+    """
+    out = {"type": wire.type_name(exc), "message": "", "where": ""}
+    for key, read in (("message", _message), ("where", _student_frame)):
+        try:
+            out[key] = read(exc)
+        except BaseException:  # noqa: BLE001 - hostile properties, recursion, anything
+            pass
+    return out
+
+
+_ARGS = BaseException.__dict__["args"]
 
 
 def _message(exc: BaseException) -> str:
     # BaseException.__str__ bypasses any __str__ the student's class defines;
-    # only plain arguments are formatted.
-    args = exc.args if type(exc.args) is tuple else ()
+    # only plain arguments are formatted, read through BaseException's own
+    # descriptor so an overriding `args` property is never run.
+    args = _ARGS.__get__(exc)
+    args = args if type(args) is tuple else ()
     if all(type(a) in (str, int, float, bool) for a in args):
         text = BaseException.__str__(exc) if args else ""
     else:

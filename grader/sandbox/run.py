@@ -136,7 +136,8 @@ def _run_child(workdir: Path, module: str, tasks: list[Task], limits: Limits,
     job_r, job_w = os.pipe()
     reply_r, reply_w = os.pipe()
     proc = subprocess.Popen(
-        [sys.executable, "-I", "-c", BOOT, str(SANDBOX_DIR), str(job_r), str(reply_w)],
+        # -u: what the student printed before a crash or timeout still reaches us.
+        [sys.executable, "-I", "-u", "-c", BOOT, str(SANDBOX_DIR), str(job_r), str(reply_w)],
         cwd=workdir, env=_child_env(workdir), stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         pass_fds=(job_r, reply_w), start_new_session=True,
@@ -150,16 +151,21 @@ def _run_child(workdir: Path, module: str, tasks: list[Task], limits: Limits,
     done = 0
     try:
         first = reader.next(limits.import_seconds)
+        if first.kind == "message" and not _is_ack(first.value):
+            first = _Event("protocol", detail="malformed first reply")
         if first.kind != "message" or "import_error" in first.value:
             _import_failed(first, tasks, outcomes, proc, limits)
             return len(tasks)
         for task in tasks:
             got = reader.next(limits.task_seconds)
-            if got.kind == "message":
-                outcomes[task.key] = _task_outcome(got.value)
+            outcome = _task_outcome(got.value) if got.kind == "message" else None
+            if outcome is not None and outcome.status != "protocol":
+                outcomes[task.key] = outcome
                 done += 1
                 continue
-            outcomes[task.key] = _failure(got, proc, limits)
+            # A malformed reply means the child no longer follows the protocol:
+            # like a crash, it costs this task and the child is replaced.
+            outcomes[task.key] = outcome or _failure(got, proc, limits)
             for later in tasks[done + 1:]:
                 if later.group == task.group:
                     outcomes[later.key] = TaskOutcome(
@@ -169,6 +175,11 @@ def _run_child(workdir: Path, module: str, tasks: list[Task], limits: Limits,
     finally:
         _kill_group(proc)
         reader.drain_and_close()
+
+
+def _is_ack(value: Any) -> bool:
+    return isinstance(value, dict) and (value.get("imported") is True
+                                        or isinstance(value.get("import_error"), dict))
 
 
 def _import_failed(first, tasks, outcomes, proc, limits) -> None:
@@ -189,8 +200,14 @@ def _failure(got: "_Event", proc: subprocess.Popen, limits: Limits,
         return TaskOutcome("timeout", detail=f"did not finish within {seconds:g} s {phase}".strip())
     if got.kind == "protocol":
         return TaskOutcome("protocol", detail=got.detail)
+    # The reply pipe closed: let the child finish dying so its own exit code or
+    # signal is what we report, then kill whatever is left of the group.
+    try:
+        code = proc.wait(timeout=1.0)
+    except subprocess.TimeoutExpired:
+        code = None
     _kill_group(proc)
-    code = proc.wait()
+    code = proc.wait() if code is None else code
     if code < 0:
         name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else str(-code)
         return TaskOutcome("crashed", detail=f"the process was killed by signal {name} {phase}".strip())
@@ -198,33 +215,53 @@ def _failure(got: "_Event", proc: subprocess.Popen, limits: Limits,
 
 
 def _task_outcome(reply: Any) -> TaskOutcome:
-    if not isinstance(reply, dict) or not isinstance(reply.get("calls"), list):
+    """Read a task reply; anything not of the expected form is a protocol failure.
+
+    The reply comes from a process running student code, which can write to
+    the reply pipe itself, so its structure is checked, not trusted.
+    """
+    try:
+        calls = tuple(_call_outcome(c) for c in reply["calls"])
+        if "missing" in reply:
+            return TaskOutcome("missing", calls, detail=_text(reply["missing"]))
+        if "error" in reply:
+            at = reply.get("at", 0)
+            if type(at) is not int or not 0 <= at <= len(calls):
+                raise ValueError("bad call index")
+            return TaskOutcome("exception", calls, error=_error_info(reply["error"]), at=at)
+        return TaskOutcome("ok", calls)
+    except (TypeError, ValueError, KeyError, AttributeError):
         return TaskOutcome("protocol", detail="malformed reply")
-    calls = tuple(_call_outcome(c) for c in reply["calls"])
-    if "missing" in reply:
-        return TaskOutcome("missing", calls, detail=str(reply["missing"]))
-    if "error" in reply:
-        return TaskOutcome("exception", calls, error=_error_info(reply["error"]),
-                           at=int(reply.get("at", 0)))
-    return TaskOutcome("ok", calls)
 
 
 def _call_outcome(c: dict) -> CallOutcome:
+    if type(c) is not dict or "value" not in c:
+        raise ValueError("malformed call reply")
     return CallOutcome(
         value=c["value"],
-        mutated=tuple(tuple(p) for p in c.get("mutated", ())),
-        aliases=tuple((tuple(o), tuple(i)) for o, i in c.get("aliases", ())),
-        warnings=tuple(str(w) for w in c.get("warnings", ())),
-        rng_advanced=tuple(bool(x) for x in c.get("rng_advanced", ())),
-        global_rng_used=bool(c.get("global_rng_used", False)),
+        mutated=tuple(_path(p) for p in c.get("mutated", ())),
+        aliases=tuple((_path(o), _path(i)) for o, i in c.get("aliases", ())),
+        warnings=tuple(_text(w) for w in c.get("warnings", ())),
+        rng_advanced=tuple(x is True for x in c.get("rng_advanced", ())),
+        global_rng_used=c.get("global_rng_used") is True,
     )
+
+
+def _path(p: Any) -> tuple:
+    if type(p) is not list or not all(type(i) in (int, str) for i in p):
+        raise ValueError("malformed path")
+    return tuple(p)
+
+
+def _text(value: Any) -> str:
+    return value[:500] if type(value) is str else ""
 
 
 def _error_info(value: Any) -> ErrorInfo:
     if not isinstance(value, dict):
         return ErrorInfo("Error", "")
-    return ErrorInfo(str(value.get("type", "Error")), str(value.get("message", "")),
-                     str(value.get("where", "")))
+    return ErrorInfo(_text(value.get("type")) or "Error", _text(value.get("message")),
+                     _text(value.get("where")))
 
 
 def _task_tree(task: Task) -> dict:
@@ -359,7 +396,7 @@ class _Reader:
         payload = bytes(self.buf[wire.LENGTH.size:end])
         del self.buf[:end]
         try:
-            return _Event("message", wire.unpack(payload))
+            return _Event("message", wire.unpack(payload, markers=False))
         except wire.WireFormatError as exc:
             return _Event("protocol", detail=str(exc))
 

@@ -40,6 +40,7 @@ MAX_NDIM = 32
 MAX_DEPTH = 8
 MAX_ITEMS = 10_000
 MAX_NAME = 200
+MAX_DIM = 1 << 31  # numpy cannot reshape beyond this even when the array is empty
 
 
 class WireFormatError(ValueError):
@@ -93,8 +94,12 @@ def pack(tree: Any) -> bytes:
     return LENGTH.pack(len(payload)) + payload
 
 
-def unpack(payload: bytes) -> Any:
-    """Decode one message's payload (without its length prefix), strictly."""
+def unpack(payload: bytes, markers: bool = True) -> Any:
+    """Decode one message's payload (without its length prefix), strictly.
+
+    ``markers=False`` (replies from a child) rejects Ref, Provided and Rng nodes,
+    which only the grader may send. Every malformation raises WireFormatError.
+    """
     if len(payload) < HEADER_LENGTH.size:
         raise WireFormatError("message shorter than its header")
     (n,) = HEADER_LENGTH.unpack_from(payload)
@@ -115,7 +120,7 @@ def unpack(payload: bytes) -> Any:
         start += size
     if start != len(payload):
         raise WireFormatError("message length does not match its blobs")
-    return _decode(header["body"], memoryview(payload), offsets, 0)
+    return _decode(header["body"], memoryview(payload), offsets, 0, markers)
 
 
 def _encode(value: Any, blobs: list[bytes], depth: int) -> Any:
@@ -164,7 +169,7 @@ def _encode_array(arr: np.ndarray, blobs: list[bytes], tag: str) -> Any:
     return {tag: len(blobs) - 1, "dtype": dtype.str, "shape": list(arr.shape)}
 
 
-def _decode(node: Any, data: memoryview, offsets: list, depth: int) -> Any:
+def _decode(node: Any, data: memoryview, offsets: list, depth: int, markers: bool) -> Any:
     if depth > MAX_DEPTH + 1:
         raise WireFormatError("value nested too deeply")
     if node is None or type(node) in (bool, str):
@@ -189,35 +194,43 @@ def _decode(node: Any, data: memoryview, offsets: list, depth: int) -> Any:
         except ValueError:
             raise WireFormatError("malformed float") from None
     if tag in ("$t", "$l") and type(value) is list and len(value) <= MAX_ITEMS:
-        items = [_decode(v, data, offsets, depth + 1) for v in value]
+        items = [_decode(v, data, offsets, depth + 1, markers) for v in value]
         return tuple(items) if tag == "$t" else items
     if tag == "$d" and type(value) is list and len(value) <= MAX_ITEMS:
         out = {}
         for pair in value:
             if type(pair) is not list or len(pair) != 2 or type(pair[0]) is not str:
                 raise WireFormatError("malformed dict item")
-            out[pair[0]] = _decode(pair[1], data, offsets, depth + 1)
+            out[pair[0]] = _decode(pair[1], data, offsets, depth + 1, markers)
         return out
     if tag == "$other" and type(value) is str:
         return Other(value[:MAX_NAME])
     if tag == "$dropped":
         return DROPPED
-    if tag == "$ref" and type(value) is list and len(value) == 2:
-        return Ref(int(value[0]), tuple(int(i) for i in value[1]))
-    if tag == "$fn" and type(value) is str:
+    if markers and tag == "$ref" and _is_ref(value):
+        return Ref(value[0], tuple(value[1]))
+    if markers and tag == "$fn" and type(value) is str:
         return Provided(value)
-    if tag == "$rng" and type(value) is str:
+    if markers and tag == "$rng" and type(value) is str and value.isascii() \
+            and value.isdigit() and len(value) <= 40:
         return Rng(int(value))
-    raise WireFormatError(f"unknown or malformed node {tag!r}")
+    raise WireFormatError(f"unknown or malformed node {str(tag)[:40]!r}")
+
+
+def _is_ref(value: Any) -> bool:
+    return (type(value) is list and len(value) == 2 and type(value[0]) is int
+            and type(value[1]) is list and len(value[1]) <= MAX_DEPTH
+            and all(type(i) is int for i in value[1]))
 
 
 def _decode_array(node: dict, data: memoryview, offsets: list) -> np.ndarray:
     index = node.get("$a", node.get("$s"))
     dtype_str, shape = node.get("dtype"), node.get("shape")
     if (len(node) != 3 or type(index) is not int or not 0 <= index < len(offsets)
-            or dtype_str not in ALLOWED_DTYPES or type(shape) is not list
-            or len(shape) > MAX_NDIM
-            or not all(type(s) is int and s >= 0 for s in shape)):
+            or type(dtype_str) is not str or dtype_str not in ALLOWED_DTYPES
+            or type(shape) is not list or len(shape) > MAX_NDIM
+            or not all(type(s) is int and 0 <= s <= MAX_DIM for s in shape)
+            or ("$s" in node and shape)):
         raise WireFormatError("malformed array node")
     dtype = np.dtype(dtype_str)
     start, stop = offsets[index]
@@ -233,5 +246,10 @@ def type_name(value: Any) -> str:
     cls = type(value)
     name = type.__dict__["__name__"].__get__(cls)
     module = type.__dict__["__module__"].__get__(cls)
-    qualified = name if module in (None, "builtins") else f"{module}.{name}"
-    return str(qualified)[:MAX_NAME] if type(qualified) is str else "object"
+    # A class body may set __module__ to any object; only a real str is used,
+    # and only with str operations, so no method of the student's runs here.
+    if type(name) is not str:
+        name = "object"
+    if type(module) is not str or str.__eq__(module, "builtins"):
+        return name[:MAX_NAME]
+    return str.__add__(str.__add__(module, "."), name)[:MAX_NAME]
