@@ -13,9 +13,8 @@ import math
 import numpy as np
 
 from grader.checks import status
-from grader.checks.common import (Failed, check_inputs_kept, completed_calls, conformed, fail,
-                                  passed)
-from grader.checks.compare import close, compare, fmt, mismatches
+from grader.checks.common import check_inputs_kept, completed_calls, fail, judging, passed
+from grader.checks.compare import close, compare, fmt, fmt_pair, mismatches
 from grader.checks.model import Case, CaseResult, CheckDef
 from grader.checks.schema import Arr, Mismatch, conform
 from grader.course import Tolerance
@@ -107,11 +106,9 @@ def make_check(function: str) -> CheckDef:
             cases += cases_for(f"hidden case {i + 1}", z, [params], True)
         return cases
 
+    @judging
     def judge(case: Case, outcome: TaskOutcome, tol: Tolerance) -> CaseResult:
-        try:
-            return _judge(function, case, outcome, tol)
-        except Failed as failed:
-            return failed.result
+        return _judge(function, case, outcome, tol)
 
     return CheckDef(function, public, hidden, judge, TOLERANCE)
 
@@ -141,7 +138,7 @@ def _judge(function: str, case: Case, outcome: TaskOutcome, tol: Tolerance) -> C
                    f"relative to the output's scale: {fmt(diff.rel_error)})")
     else:
         at = f"z = {fmt(float(z[diff.index]))}"
-        message = f"{function} is wrong at {at}: expected {fmt(diff.expected)}, got {fmt(diff.got)}"
+        message = f"{function} is wrong at {at}: expected {fmt_pair(diff.expected, diff.got)}"
     raise fail(case, status.WRONG, message, _hint(function, z, params, value, tol))
 
 

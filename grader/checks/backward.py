@@ -13,9 +13,9 @@ from typing import Callable
 import numpy as np
 
 from grader.checks import status
-from grader.checks.common import (Failed, check_inputs_kept, completed_calls, conformed, fail,
+from grader.checks.common import (check_inputs_kept, completed_calls, conformed, fail, judging,
                                   passed)
-from grader.checks.compare import close, compare, fmt
+from grader.checks.compare import close, compare, fmt, fmt_pair
 from grader.checks.mistakes import MLP_MISTAKES, matching_mistake
 from grader.checks.model import Case, CaseResult, CheckDef, LayerRow
 from grader.checks.schema import Arr, ArrList, Ignored, Mismatch, Num, Seq, conform
@@ -29,16 +29,6 @@ TOLERANCE = Tolerance(rtol=0.0, atol_scale=1e-8)
 LOSS_TOLERANCE = Tolerance(rtol=1e-10, atol_scale=1e-12)
 HIDDEN_ACTS = ("relu", "tanh", "sigmoid", "linear")
 LOOSE = Tolerance(rtol=1e-6, atol_scale=1e-6)
-
-
-def _judging(judge):
-    """Wrap a judge so that Failed ends it with its result."""
-    def run(case: Case, outcome: TaskOutcome, tol: Tolerance) -> CaseResult:
-        try:
-            return judge(case, outcome, tol)
-        except Failed as failed:
-            return failed.result
-    return run
 
 
 # --- mse_loss -------------------------------------------------------------------------
@@ -83,7 +73,7 @@ MSE_MISTAKES = (
 )
 
 
-@_judging
+@judging
 def _judge_mse(case: Case, outcome: TaskOutcome, tol: Tolerance) -> CaseResult:
     pred, target = case.data["pred"], case.data["target"]
     (call,) = completed_calls(case, outcome)
@@ -110,8 +100,8 @@ def _value_message(function: str, name: str, diff, case: Case) -> str:
         return (f"{function}: {name} is wrong on a hidden input (error relative to its "
                 f"scale: {fmt(diff.rel_error)})")
     at = f" at index {diff.index}" if diff.index else ""
-    return (f"{function}: {name} is wrong{at}: expected {fmt(diff.expected)}, got "
-            f"{fmt(diff.got)} (error relative to its scale: {fmt(diff.rel_error)})")
+    return (f"{function}: {name} is wrong{at}: expected {fmt_pair(diff.expected, diff.got)} "
+            f"(error relative to its scale: {fmt(diff.rel_error)})")
 
 
 # --- linear_forward / linear_backward -------------------------------------------------
@@ -147,7 +137,7 @@ def _linear_cases(backward: bool) -> Callable:
     return public, hidden
 
 
-@_judging
+@judging
 def _judge_linear_forward(case: Case, outcome: TaskOutcome, tol: Tolerance) -> CaseResult:
     x, W, b = case.data["x"], case.data["W"], case.data["b"]
     (call,) = completed_calls(case, outcome)
@@ -162,7 +152,7 @@ def _judge_linear_forward(case: Case, outcome: TaskOutcome, tol: Tolerance) -> C
     return passed(case)
 
 
-@_judging
+@judging
 def _judge_linear_backward(case: Case, outcome: TaskOutcome, tol: Tolerance) -> CaseResult:
     x, W, dout = case.data["x"], case.data["W"], case.data["dout"]
     calls = completed_calls(case, outcome)
@@ -276,7 +266,7 @@ FORWARD_MISTAKES = (
 )
 
 
-@_judging
+@judging
 def _judge_mlp_forward(case: Case, outcome: TaskOutcome, tol: Tolerance) -> CaseResult:
     data = case.data
     (call,) = completed_calls(case, outcome)
@@ -301,7 +291,7 @@ def _reference_backward(data):
     return layers.mlp_backward(data["dY"], cache, ACTIVATIONS[data["act"]].grad)
 
 
-@_judging
+@judging
 def _judge_mlp_backward(case: Case, outcome: TaskOutcome, tol: Tolerance) -> CaseResult:
     data = case.data
     calls = completed_calls(case, outcome)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Sequence
 
 from grader.checks import status
@@ -29,6 +30,17 @@ class Failed(Exception):
     def __init__(self, result: CaseResult):
         super().__init__(result.message)
         self.result = result
+
+
+def judging(judge):
+    """Let a judge end early by raising Failed; the caller always gets a CaseResult."""
+    @functools.wraps(judge)
+    def run(case: Case, outcome: TaskOutcome, tol) -> CaseResult:
+        try:
+            return judge(case, outcome, tol)
+        except Failed as failed:
+            return failed.result
+    return run
 
 
 def fail(case: Case, status_: str, message: str, hint: str = "", where: str = "") -> Failed:

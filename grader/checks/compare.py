@@ -65,6 +65,17 @@ def close(student: np.ndarray, ref: np.ndarray, tol: Tolerance) -> bool:
     return student.shape == ref.shape and compare(student, ref, tol).ok
 
 
+def fmt_pair(expected: float, got: float) -> str:
+    """'X, got Y' with enough digits to tell the two apart (a 1e-6 shows in the 7th)."""
+    for digits in (6, 9, 12, 17):
+        a, b = f"{expected:.{digits}g}", f"{got:.{digits}g}"
+        if a != b:
+            break
+    if digits == 6:
+        a, b = fmt(expected), fmt(got)
+    return f"{a}, got {b}"
+
+
 def fmt(x: float) -> str:
     """A number as students should read it: short, exact zeros shown as 0."""
     if x == 0:

@@ -87,10 +87,11 @@ def describe(value: Any) -> str:
         return "a value"
     if isinstance(value, np.ndarray):
         return f"an ndarray of shape {value.shape} and dtype {value.dtype}"
+    # No values: on a hidden case a returned number may be a hidden input.
     if isinstance(value, (bool, np.bool_)):
-        return f"a bool ({value})"
+        return "a bool"
     if isinstance(value, (int, float, np.number)):
-        return f"a number ({value!r})"
+        return f"a number ({type(value).__name__})"
     if isinstance(value, (tuple, list)):
         return f"a {type(value).__name__} of {len(value)} item{'s' * (len(value) != 1)}"
     if isinstance(value, dict):

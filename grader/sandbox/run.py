@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import resource
 import select
-import shutil
 import signal
 import subprocess
 import sys
