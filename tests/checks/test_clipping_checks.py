@@ -8,11 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import grader.checks
 from grader.checks import clipping as clip
 from grader.checks import status
 from grader.checks.compare import fmt
-from grader.course import Course
 from grader.engine import clipping as engine
 from grader.grade import Options, grade
 from grader.sandbox.run import CallOutcome, TaskOutcome
@@ -236,37 +234,12 @@ def test_public_failures_show_enough_digits_to_see_the_difference():
 
 # --- end to end -------------------------------------------------------------------------
 
-def _course() -> Course:
-    return Course.model_validate({
-        "title": "clipping only",
-        "exercises": [{"id": "clipping", "module": "clipping", "title": "Gradient clipping",
-                       "checks": [{"function": f, "points": 1} for f in FUNCTIONS]}],
-    })
-
-
-@pytest.fixture
-def catalogue(monkeypatch):
-    monkeypatch.setitem(grader.checks.CATALOGUE, "clipping", clip.CHECKS)
-
-
-def test_solutions_get_full_marks(catalogue):
-    result = grade(REPO / "solutions", _course(), Options(secret=b"test"))
-    assert result.score == result.max_score == len(FUNCTIONS)
-
-
-def test_stubs_get_zero_with_not_implemented(catalogue):
-    result = grade(REPO / "exercises", _course(), Options(secret=b"test"))
-    assert result.score == 0
-    assert {case.status for check in result.checks for case in check.cases} == \
-        {status.NOT_IMPLEMENTED}
-
-
-def test_a_one_sided_clamp_in_a_real_child(catalogue, tmp_path):
+def test_a_one_sided_clamp_in_a_real_child(course_for, tmp_path):
     source = (REPO / "solutions" / "clipping.py").read_text()
     source = source.replace("np.clip(np.asarray(g, dtype=np.float64), -clip_value, clip_value)",
                             "np.minimum(np.asarray(g, dtype=np.float64), clip_value)")
     (tmp_path / "clipping.py").write_text(source)
-    result = grade(tmp_path, _course(), Options())
+    result = grade(tmp_path, course_for("clipping"), Options())
     by_name = {check.function: check for check in result.checks}
     assert by_name["clip_grad_value"].score == 0
     assert "clamp from below too" in by_name["clip_grad_value"].failures[0].hint

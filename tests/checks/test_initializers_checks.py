@@ -19,12 +19,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import grader.checks
 from grader.checks import initializers as ini
 from grader.checks import status
 from grader.checks.compare import fmt
 from grader.checks.model import Case
-from grader.course import Course
 from grader.engine.initializers import INITIALIZERS
 from grader.grade import Options, grade, hidden_rng
 from grader.sandbox.run import CallOutcome, TaskOutcome
@@ -391,38 +389,12 @@ def test_hidden_cases_are_far_from_square_with_telling_parameters():
 
 # --- end to end -------------------------------------------------------------------------
 
-def _course() -> Course:
-    return Course.model_validate({
-        "title": "initializers only",
-        "exercises": [{"id": "initializers", "module": "initializers", "title": "Initializers",
-                       "checks": [{"function": f, "points": 1} for f in FUNCTIONS]}],
-    })
-
-
-@pytest.fixture
-def catalogue(monkeypatch):
-    monkeypatch.setitem(grader.checks.CATALOGUE, "initializers", ini.CHECKS)
-
-
-def test_solutions_get_full_marks(catalogue):
-    result = grade(REPO / "solutions", _course(), Options(secret=b"test"))
-    assert result.score == result.max_score == len(FUNCTIONS)
-    assert all(len(check.cases) == 8 for check in result.checks)  # 5 public + 3 hidden
-
-
-def test_stubs_get_zero_with_not_implemented(catalogue):
-    result = grade(REPO / "exercises", _course(), Options(secret=b"test"))
-    assert result.score == 0
-    assert {case.status for check in result.checks for case in check.cases} == \
-        {status.NOT_IMPLEMENTED}
-
-
-def test_global_state_in_a_real_child_is_caught(catalogue, tmp_path):
+def test_global_state_in_a_real_child_is_caught(course_for, tmp_path):
     source = (REPO / "solutions" / "initializers.py").read_text()
     source = source.replace("return rng.normal(0.0, std, size=(fan_in, fan_out))",
                             "return np.random.normal(0.0, std, size=(fan_in, fan_out))")
     (tmp_path / "initializers.py").write_text(source)
-    result = grade(tmp_path, _course(), Options())
+    result = grade(tmp_path, course_for("initializers"), Options())
     by_name = {check.function: check for check in result.checks}
     assert by_name["random_normal"].score == 0
     assert by_name["random_normal"].cases[0].status == status.RNG
