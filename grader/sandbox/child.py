@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import importlib
 import os
+import signal
 import sys
 import warnings
 
 import numpy as np
 
+import confine
 import wire
 
 MAX_MESSAGE = 500
@@ -50,7 +52,14 @@ PROVIDED = {
 
 def main(job_fd: int, reply_fd: int) -> None:
     job = wire.unpack(_read_all(job_fd)[wire.LENGTH.size:])
+    sandbox = job.get("sandbox")
     reply = os.fdopen(reply_fd, "wb", buffering=0)
+    try:
+        active, missing = isolate(sandbox, reply_fd) if sandbox else ([], ["sandbox off"])
+    except OSError as exc:
+        # Never run student code with more power than intended: stop here.
+        _send(reply, {"sandbox_error": f"{exc.strerror or exc}"})
+        return
     sys.dont_write_bytecode = True
     # The submission goes last on the path so a student file named numpy.py
     # cannot shadow the real numpy.
@@ -60,9 +69,74 @@ def main(job_fd: int, reply_fd: int) -> None:
     except BaseException as exc:  # noqa: BLE001 - SystemExit at import is a student error too
         _send(reply, {"import_error": describe(exc)})
         return
-    _send(reply, {"imported": True})
+    _send(reply, {"imported": True, "active": active, "missing": missing})
     for task in job["tasks"]:
         _send(reply, run_task(module, task))
+
+
+def isolate(sandbox: dict, reply_fd: int) -> tuple[list, list]:
+    """Confine this process before any student code runs; (active, missing) protections.
+
+    A protection the kernel does not offer is reported missing. Failing to
+    leave root, when root, is the one thing that stops the run.
+    """
+    active, missing = [], []
+    try:
+        active += confine.enter_namespaces()
+        _fork_into_namespace(reply_fd)
+    except OSError as exc:
+        missing.append(f"namespaces ({exc.strerror})")
+    if os.geteuid() == 0:
+        try:
+            active += confine.reach(confine.python_paths(), sandbox["stage"])
+        except OSError as exc:
+            missing.append(f"hiding closed folders ({exc.strerror})")
+        active += confine.drop_privileges(sandbox["uid"])
+    try:
+        applied = confine.landlock(confine.python_paths() + list(confine.SYSTEM_READABLE),
+                                   [os.getcwd()])
+        active += applied
+        if not applied:
+            missing.append("landlock (not offered by this kernel)")
+    except OSError as exc:
+        missing.append(f"landlock ({exc.strerror})")
+    return active, missing
+
+
+def _fork_into_namespace(reply_fd: int) -> None:
+    """After unsharing a PID namespace: return in PID 2 of it, the runner.
+
+    This process waits outside; PID 1 waits inside and reaps orphans. When the
+    runner ends, PID 1 ends, and the kernel kills every other process in the
+    namespace: nothing the submission started outlives its run, whatever it
+    did with setsid or double forks.
+    """
+    status_r, status_w = os.pipe()
+    init = os.fork()
+    if init:
+        os.close(reply_fd)
+        os.close(status_w)
+        os.waitpid(init, 0)
+        _exit_like(int(os.read(status_r, 32) or b"256"))
+    os.close(status_r)
+    runner = os.fork()
+    if runner:
+        os.close(reply_fd)
+        while True:  # PID 1: reap everything, finish with the runner
+            pid, status = os.wait()
+            if pid == runner:
+                os.write(status_w, str(status).encode())
+                os._exit(0)
+    os.close(status_w)
+
+
+def _exit_like(status: int) -> None:
+    """End this process the way the runner ended (its exit code or its signal)."""
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        signal.signal(sig, signal.SIG_DFL)
+        os.kill(os.getpid(), sig)
+    os._exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 1)
 
 
 def run_task(module, task: dict) -> dict:

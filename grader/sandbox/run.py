@@ -10,6 +10,7 @@ the rest of the function that failed, so one infinite loop costs one check.
 
 from __future__ import annotations
 
+import itertools
 import os
 import resource
 import select
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from grader.errors import GraderError
 from grader.sandbox import wire
 
 SANDBOX_DIR = Path(__file__).resolve().parent
@@ -30,6 +32,15 @@ BOOT = ("import sys; sys.path.insert(0, sys.argv[1]); import child; "
         "child.main(int(sys.argv[2]), int(sys.argv[3]))")
 MAX_MESSAGE_BYTES = 64 << 20
 MAX_STREAM_BYTES = 64 << 10
+MAX_FLOOD_BYTES = 4 << 20  # printed beyond this, the child is stopped: "output limit"
+MAX_PROCESSES = 64  # per run uid, threads included
+MAX_OPEN_FILES = 64
+UID_BASE = 200_000
+_runs = itertools.count()
+
+
+class SandboxError(GraderError):
+    """The child could not confine itself as required (e.g. could not leave root)."""
 
 
 @dataclass(frozen=True)
@@ -40,6 +51,7 @@ class Limits:
     import_seconds: float = 10.0
     memory_mb: int = 1024
     cpu_seconds: int = 60
+    sandbox: bool = True
 
 
 @dataclass(frozen=True)
@@ -104,6 +116,8 @@ class ModuleRun:
     stderr: str = ""
     seconds: float = 0.0
     children: int = 0
+    active: tuple[str, ...] = ()  # protections the child reported in force
+    missing: tuple[str, ...] = ()  # protections this machine could not give
 
 
 def run_module(files: dict[str, bytes], module: str, tasks: list[Task],
@@ -114,23 +128,40 @@ def run_module(files: dict[str, bytes], module: str, tasks: list[Task],
     streams = _Streams()
     pending = list(tasks)
     children = 0
+    report: dict = {}
     while pending:
         children += 1
-        with tempfile.TemporaryDirectory(prefix="grader-run-") as workdir:
-            _stage(files, Path(workdir))
-            done = _run_child(Path(workdir), module, pending, limits, outcomes, streams)
+        with tempfile.TemporaryDirectory(prefix="grader-run-") as top:
+            workdir, sandbox = _prepare(Path(top), files, limits)
+            done = _run_child(workdir, module, pending, limits, outcomes, streams, sandbox,
+                              report)
         pending = [t for t in pending[done:] if t.key not in outcomes]
     return ModuleRun(module, outcomes, streams.text("stdout"), streams.text("stderr"),
-                     time.monotonic() - start, children)
+                     time.monotonic() - start, children, tuple(report.get("active", ())),
+                     tuple(report.get("missing", ())))
 
 
-def _stage(files: dict[str, bytes], workdir: Path) -> None:
+def _prepare(top: Path, files: dict[str, bytes], limits: Limits) -> tuple[Path, dict | None]:
+    """A run folder: work/ (the child's only writable place) and stage/ (for mounts)."""
+    os.chmod(top, 0o755)
+    workdir, stage = top / "work", top / "stage"
+    workdir.mkdir()
+    stage.mkdir()
     for name, source in files.items():
         (workdir / name).write_bytes(source)
+    if not limits.sandbox:
+        return workdir, None
+    uid = None
+    if os.geteuid() == 0:
+        # A uid of its own per run: process limits bind, and it owns nothing else.
+        uid = UID_BASE + (os.getpid() % 4000) * 64 + next(_runs) % 64
+        os.chown(workdir, uid, uid)
+    return workdir, {"uid": uid, "stage": str(stage)}
 
 
 def _run_child(workdir: Path, module: str, tasks: list[Task], limits: Limits,
-               outcomes: dict[str, TaskOutcome], streams: "_Streams") -> int:
+               outcomes: dict[str, TaskOutcome], streams: "_Streams", sandbox: dict | None,
+               report: dict) -> int:
     """Run tasks in one child until all are done or the child fails; returns how many finished."""
     job_r, job_w = os.pipe()
     reply_r, reply_w = os.pipe()
@@ -144,14 +175,22 @@ def _run_child(workdir: Path, module: str, tasks: list[Task], limits: Limits,
     )
     os.close(job_r)
     os.close(reply_w)
-    job = wire.pack({"module": module, "tasks": [_task_tree(t) for t in tasks]})
+    job = wire.pack({"module": module, "sandbox": sandbox,
+                     "tasks": [_task_tree(t) for t in tasks]})
     threading.Thread(target=_write_and_close, args=(job_w, job), daemon=True).start()
     reader = _Reader(reply_r, proc, streams)
     done = 0
     try:
         first = reader.next(limits.import_seconds)
+        if first.kind == "message" and isinstance(first.value, dict) \
+                and "sandbox_error" in first.value and not report:
+            raise SandboxError(f"the sandbox could not be set up: {first.value['sandbox_error']}"
+                               " (run `grader doctor`)")
         if first.kind == "message" and not _is_ack(first.value):
             first = _Event("protocol", detail="malformed first reply")
+        if first.kind == "message" and first.value.get("imported") is True and not report:
+            report["active"] = [_text(a) for a in first.value.get("active", ())]
+            report["missing"] = [_text(m) for m in first.value.get("missing", ())]
         if first.kind != "message" or "import_error" in first.value:
             _import_failed(first, tasks, outcomes, proc, limits)
             return len(tasks)
@@ -290,6 +329,9 @@ def _child_limits(limits: Limits, *keep_fds: int) -> None:
     resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 1))
     resource.setrlimit(resource.RLIMIT_FSIZE, (16 << 20, 16 << 20))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (MAX_OPEN_FILES, MAX_OPEN_FILES))
+    # Counted per uid; binds once the child has dropped to its run uid.
+    resource.setrlimit(resource.RLIMIT_NPROC, (MAX_PROCESSES, MAX_PROCESSES))
 
 
 def _write_and_close(fd: int, data: bytes) -> None:
