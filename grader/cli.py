@@ -21,6 +21,7 @@ from grader.generate import generate as generate_files
 from grader.grade import Options, grade as grade_submission
 from grader.report.gradescope import to_gradescope, write_json
 from grader.report.text import render
+from grader.sandbox.run import probe
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -197,3 +198,28 @@ def generate(check_only, solutions, exercises):
             click.echo(f"out of date: {p}")
         sys.exit(1 if paths else 0)
     click.echo(f"wrote {len(paths)} file{'s' * (len(paths) != 1)} to {exercises}")
+
+
+@main.command()
+@_fail_cleanly
+def doctor():
+    """Show which sandbox protections student code runs under on this machine.
+
+    Runs a harmless module through the same sandbox as grading and lists the
+    protections it reported, then those this machine cannot give. Exit code 0
+    when none is missing, 1 otherwise.
+
+    \b
+    Example:
+      grader doctor
+    """
+    run = probe()
+    outcome = run.outcomes["probe"]
+    who = "root (children drop to a per-run uid)" if os.geteuid() == 0 else f"uid {os.geteuid()}"
+    click.echo(f"grader runs as: {who}")
+    click.echo(f"probe module: {outcome.status}")
+    for item in run.active:
+        click.echo(f"  active   {item}")
+    for item in run.missing:
+        click.echo(f"  MISSING  {item}")
+    sys.exit(0 if outcome.status == "ok" and not run.missing else 1)

@@ -102,7 +102,8 @@ def _grade_exercise(exercise: Exercise, files: dict[str, bytes], course: Course,
                        for i, case in enumerate(cases[check.function]))
         results.append(_check_result(exercise, check, course, judged))
     return ExerciseResult(exercise.id, exercise.module, exercise.title, tuple(results),
-                          run.stdout, run.stderr, time.monotonic() - start)
+                          run.stdout, run.stderr, time.monotonic() - start, run.active,
+                          run.missing)
 
 
 def _cases(exercise: Exercise, check: Check, spec: CheckDef, course: Course,

@@ -46,6 +46,8 @@ class ExerciseResult:
     stdout: str = ""
     stderr: str = ""
     seconds: float = 0.0
+    active: tuple[str, ...] = ()  # sandbox protections in force for this module's runs
+    missing: tuple[str, ...] = ()
 
     @property
     def score(self) -> float:

@@ -64,6 +64,10 @@ def completed_calls(case: Case, outcome: TaskOutcome) -> tuple[CallOutcome, ...]
                        f"{fn} is not implemented yet{where}: replace the "
                        "`raise NotImplementedError(...)` line with your code", where=err.where)
         text = f": {err.message}" if err.message else ""
+        if err.type == "MemoryError":
+            raise fail(case, status.MEMORY, f"{fn} ran out of memory{where}",
+                       "the arrays here are small: look for an allocation that grows with a loop "
+                       "or a huge shape", where=err.where)
         raise fail(case, status.EXCEPTION, f"{fn} raised {err.type}{text}{where}",
                    where=err.where)
     if outcome.status == "missing":
@@ -80,13 +84,15 @@ def completed_calls(case: Case, outcome: TaskOutcome) -> tuple[CallOutcome, ...]
         "timeout": status.TIMEOUT,
         "crashed": status.CRASHED,
         "exited": status.EXITED,
-        "protocol": status.OUTPUT_LIMIT if "larger than" in outcome.detail else status.BAD_TYPE,
+        "protocol": status.BAD_TYPE,
+        "output limit": status.OUTPUT_LIMIT,
         "skipped": status.SKIPPED,
-        "memory": status.MEMORY,
     }
     hint = {
         "timeout": "look for a loop that never ends",
         "exited": "do not call sys.exit() or os._exit() in your module",
+        "output limit": "remove large or repeated print() calls and file writes",
+        "protocol": "the reply to the grader was malformed: do not write to its pipes",
     }.get(outcome.status, "")
     raise fail(case, mapped.get(outcome.status, status.EXCEPTION),
                f"{fn}: {outcome.detail or outcome.status}", hint)

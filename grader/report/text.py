@@ -70,6 +70,8 @@ def render(result: SubmissionResult, style: Style = plain, verbose: bool = False
         out.append(style(head.ljust(WIDTH - len(score)) + score, fg=colour, bold=True))
         out += _exercise_body(exercise, style, verbose)
     out.append("")
+    if verbose:
+        out += sandbox_lines(result)
     total = f"Score {_num(result.score)}/{_num(result.max_score)}"
     out.append(style(total, bold=True) + f"  ·  graded in {result.seconds:.2f} s")
     out.append(next_step(result))
@@ -100,6 +102,19 @@ def _exercise_body(exercise, style: Style, verbose: bool) -> list[str]:
 
 def _not_implemented(check: CheckResult) -> bool:
     return all(c.status == status.NOT_IMPLEMENTED for c in check.failures) and not check.passed
+
+
+def sandbox_lines(result: SubmissionResult) -> list[str]:
+    """Which protections the student code ran under (for `check -v`)."""
+    ran = [e for e in result.exercises if e.active or e.missing]
+    if not ran:
+        return []
+    active = sorted({a for e in ran for a in e.active})
+    missing = sorted({m for e in ran for m in e.missing})
+    lines = ["sandbox: " + (", ".join(active) or "no protection")]
+    if missing:
+        lines.append("sandbox missing: " + ", ".join(missing))
+    return lines
 
 
 def next_step(result: SubmissionResult) -> str:

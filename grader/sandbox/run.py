@@ -33,6 +33,7 @@ BOOT = ("import sys; sys.path.insert(0, sys.argv[1]); import child; "
 MAX_MESSAGE_BYTES = 64 << 20
 MAX_STREAM_BYTES = 64 << 10
 MAX_FLOOD_BYTES = 4 << 20  # printed beyond this, the child is stopped: "output limit"
+MAX_FILE_MB = 16
 MAX_PROCESSES = 64  # per run uid, threads included
 MAX_OPEN_FILES = 64
 UID_BASE = 200_000
@@ -148,7 +149,8 @@ def _prepare(top: Path, files: dict[str, bytes], limits: Limits) -> tuple[Path, 
     workdir.mkdir()
     stage.mkdir()
     for name, source in files.items():
-        (workdir / name).write_bytes(source)
+        if _stageable(name):
+            (workdir / name).write_bytes(source)
     if not limits.sandbox:
         return workdir, None
     uid = None
@@ -157,6 +159,13 @@ def _prepare(top: Path, files: dict[str, bytes], limits: Limits) -> tuple[Path, 
         uid = UID_BASE + (os.getpid() % 4000) * 64 + next(_runs) % 64
         os.chown(workdir, uid, uid)
     return workdir, {"uid": uid, "stage": str(stage)}
+
+
+def _stageable(name: str) -> bool:
+    """Only plain module sources: no bytecode, no hidden files, no start-up hooks."""
+    stem, dot, ext = name.partition(".")
+    return (dot and ext == "py" and stem.isidentifier()
+            and stem not in ("sitecustomize", "usercustomize"))
 
 
 def _run_child(workdir: Path, module: str, tasks: list[Task], limits: Limits,
@@ -238,6 +247,8 @@ def _failure(got: "_Event", proc: subprocess.Popen, limits: Limits,
         return TaskOutcome("timeout", detail=f"did not finish within {seconds:g} s {phase}".strip())
     if got.kind == "protocol":
         return TaskOutcome("protocol", detail=got.detail)
+    if got.kind == "flood":
+        return TaskOutcome("output limit", detail=got.detail)
     # The reply pipe closed: let the child finish dying so its own exit code or
     # signal is what we report, then kill whatever is left of the group.
     try:
@@ -246,6 +257,12 @@ def _failure(got: "_Event", proc: subprocess.Popen, limits: Limits,
         code = None
     _kill_group(proc)
     code = proc.wait() if code is None else code
+    if code == -signal.SIGXCPU:
+        return TaskOutcome("timeout", detail=f"used more than {limits.cpu_seconds} s of CPU time "
+                                             f"{phase}".strip())
+    if code == -signal.SIGXFSZ:
+        return TaskOutcome("output limit", detail=f"wrote a file larger than the {MAX_FILE_MB} MiB "
+                                                  f"allowed {phase}".strip())
     if code < 0:
         name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else str(-code)
         return TaskOutcome("crashed", detail=f"the process was killed by signal {name} {phase}".strip())
@@ -327,7 +344,7 @@ def _child_limits(limits: Limits, *keep_fds: int) -> None:
     memory = limits.memory_mb << 20
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 1))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (16 << 20, 16 << 20))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (MAX_FILE_MB << 20, MAX_FILE_MB << 20))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     resource.setrlimit(resource.RLIMIT_NOFILE, (MAX_OPEN_FILES, MAX_OPEN_FILES))
     # Counted per uid; binds once the child has dropped to its run uid.
@@ -360,13 +377,14 @@ def _kill_group(proc: subprocess.Popen) -> None:
 
 @dataclass
 class _Event:
-    kind: str  # "message", "timeout", "eof", "protocol"
+    kind: str  # "message", "timeout", "eof", "protocol", "flood"
     value: Any = None
     detail: str = ""
 
     @property
     def kind_text(self) -> str:
-        return {"timeout": "timed out", "eof": "ended the process"}.get(self.kind, "failed")
+        return {"timeout": "timed out", "eof": "ended the process",
+                "flood": "hit the output limit"}.get(self.kind, "failed")
 
 
 class _Streams:
@@ -397,6 +415,7 @@ class _Reader:
         self.buf = bytearray()
         self.names = {proc.stdout.fileno(): "stdout", proc.stderr.fileno(): "stderr"}
         self.open = {fd, *self.names}
+        self.printed = 0  # by this child, to stop a flood
 
     def next(self, seconds: float) -> _Event:
         deadline = time.monotonic() + seconds
@@ -412,6 +431,8 @@ class _Reader:
             ready, _, _ = select.select(list(self.open), [], [], left)
             for fd in ready:
                 self._pump(fd)
+            if self.printed > MAX_FLOOD_BYTES:
+                return _Event("flood", detail=f"printed more than {MAX_FLOOD_BYTES >> 20} MiB")
 
     def _pump(self, fd: int) -> None:
         try:
@@ -423,6 +444,7 @@ class _Reader:
         elif fd == self.fd:
             self.buf += chunk
         else:
+            self.printed += len(chunk)
             self.streams.add(self.names[fd], chunk)
 
     def _parse(self) -> _Event | None:
@@ -430,7 +452,7 @@ class _Reader:
             return None
         (size,) = wire.LENGTH.unpack_from(self.buf)
         if size > MAX_MESSAGE_BYTES:
-            return _Event("protocol", detail=f"a reply larger than {MAX_MESSAGE_BYTES >> 20} MiB")
+            return _Event("flood", detail=f"returned more than {MAX_MESSAGE_BYTES >> 20} MiB of data")
         end = wire.LENGTH.size + size
         if len(self.buf) < end:
             return None
@@ -451,3 +473,9 @@ class _Reader:
         os.close(self.fd)
         self.proc.stdout.close()
         self.proc.stderr.close()
+
+
+def probe(limits: Limits = Limits()) -> ModuleRun:
+    """Run a harmless module through the sandbox to learn which protections hold here."""
+    task = Task("probe", "probe", (Call("probe"),))
+    return run_module({"probe.py": b"def probe():\n    return 1\n"}, "probe", [task], limits)

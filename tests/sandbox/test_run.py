@@ -241,6 +241,11 @@ DEADLY = source("""
     def segfault(x):
         os.kill(os.getpid(), signal.SIGSEGV)
 
+    def chatter(x):
+        sys.stdout.write("x" * 1_000_000)
+        sys.stderr.write("e" * 1_000_000)
+        return x
+
     def flood(x):
         sys.stdout.write("x" * 10_000_000)
         sys.stderr.write("e" * 10_000_000)
@@ -283,9 +288,17 @@ def test_segfault_is_a_crash_naming_the_signal():
     assert result.outcomes["ok"].status == "ok"
 
 
-def test_output_floods_are_capped_and_grading_goes_on():
+def test_output_floods_stop_the_case_and_grading_goes_on():
     result = run(DEADLY, [task("flood", 1), task("ok", 1)])
-    assert result.outcomes["flood"].status == "ok"
+    assert result.outcomes["flood"].status == "output limit"
+    assert "printed more than 4 MiB" in result.outcomes["flood"].detail
+    assert result.outcomes["ok"].calls[0].value == 2
+    assert result.stdout.endswith(f"[stdout cut at {MAX_STREAM_BYTES // 1024} KiB]")
+
+
+def test_chatty_output_is_capped_and_the_case_still_counts():
+    result = run(DEADLY, [task("chatter", 1), task("ok", 1)])
+    assert result.outcomes["chatter"].status == "ok"
     assert result.outcomes["ok"].calls[0].value == 2
     for name, char, text in (("stdout", "x", result.stdout), ("stderr", "e", result.stderr)):
         body, _, note = text.rpartition("\n")
