@@ -7,7 +7,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from grader.report.text import check_lines
+from grader.report.text import check_lines, printed_lines
 from grader.results import SubmissionResult
 
 
@@ -23,11 +23,15 @@ def to_gradescope(result: SubmissionResult) -> dict:
             "output": "\n".join(check_lines(check, cases=3)),
         })
     hidden = "public and hidden cases" if result.hidden_cases else "public cases only"
+    output = [f"{result.course_title}: graded on {hidden}."]
+    if not result.hidden_cases:
+        # With hidden cases, printed output could carry hidden inputs back out.
+        output += [line for e in result.exercises for line in printed_lines(e, most=50)]
     return {
         "score": result.score,
         "max_score": result.max_score,
         "execution_time": round(result.seconds, 3),
-        "output": f"{result.course_title}: graded on {hidden}.",
+        "output": "\n".join(output),
         "tests": tests,
     }
 

@@ -69,6 +69,7 @@ def render(result: SubmissionResult, style: Style = plain, verbose: bool = False
         colour = "green" if exercise.score == exercise.max_score else "yellow"
         out.append(style(head.ljust(WIDTH - len(score)) + score, fg=colour, bold=True))
         out += _exercise_body(exercise, style, verbose)
+        out += printed_lines(exercise, style, 200 if verbose else 8)
     out.append("")
     if verbose:
         out += sandbox_lines(result)
@@ -102,6 +103,21 @@ def _exercise_body(exercise, style: Style, verbose: bool) -> list[str]:
 
 def _not_implemented(check: CheckResult) -> bool:
     return all(c.status == status.NOT_IMPLEMENTED for c in check.failures) and not check.passed
+
+
+def printed_lines(exercise, style: Style = plain, most: int = 8) -> list[str]:
+    """What the student's module printed (already capped by the runner), shortened."""
+    lines = []
+    for name in ("stdout", "stderr"):
+        text = getattr(exercise, name).rstrip("\n")
+        if not text:
+            continue
+        rows = text.splitlines()
+        lines.append("  " + style(f"{exercise.module}.py printed ({name}):", fg="blue"))
+        lines += ["    | " + row[:200] for row in rows[:most]]
+        if len(rows) > most:
+            lines.append(f"    | ... {len(rows) - most} more lines (grader check -v shows more)")
+    return lines
 
 
 def sandbox_lines(result: SubmissionResult) -> list[str]:
