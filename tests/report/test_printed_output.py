@@ -2,11 +2,14 @@
 
 from grader.report.gradescope import to_gradescope
 from grader.report.text import printed_lines, render
-from grader.results import ExerciseResult, SubmissionResult
+from grader.checks.model import CaseResult
+from grader.results import CheckResult, ExerciseResult, SubmissionResult
 
 
 def _result(stdout: str, hidden: bool) -> SubmissionResult:
-    exercise = ExerciseResult("clipping", "clipping", "Gradient clipping", (), stdout=stdout)
+    check = CheckResult("clipping", "global_norm", "", 2.0, 2.0, (CaseResult("a case", "passed"),))
+    exercise = ExerciseResult("clipping", "clipping", "Gradient clipping", (check,),
+                              stdout=stdout)
     return SubmissionResult("sub", "alice", "Course", (exercise,), hidden_cases=hidden)
 
 
