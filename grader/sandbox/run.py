@@ -180,7 +180,7 @@ def _run_child(workdir: Path, module: str, tasks: list[Task], limits: Limits,
         cwd=workdir, env=_child_env(workdir), stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         pass_fds=(job_r, reply_w), start_new_session=True,
-        preexec_fn=lambda: _child_limits(limits, job_r, reply_w),
+        preexec_fn=lambda: _child_limits(limits),
     )
     os.close(job_r)
     os.close(reply_w)
@@ -340,15 +340,18 @@ def _child_env(workdir: Path) -> dict[str, str]:
     }
 
 
-def _child_limits(limits: Limits, *keep_fds: int) -> None:
+def _child_limits(limits: Limits) -> None:
     memory = limits.memory_mb << 20
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 1))
     resource.setrlimit(resource.RLIMIT_FSIZE, (MAX_FILE_MB << 20, MAX_FILE_MB << 20))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     resource.setrlimit(resource.RLIMIT_NOFILE, (MAX_OPEN_FILES, MAX_OPEN_FILES))
-    # Counted per uid; binds once the child has dropped to its run uid.
-    resource.setrlimit(resource.RLIMIT_NPROC, (MAX_PROCESSES, MAX_PROCESSES))
+    if os.geteuid() == 0 and limits.sandbox:
+        # Counted per uid, so only meaningful for the run's own uid (it binds once
+        # the child has dropped to it); for any other user it would count all of
+        # that user's processes.
+        resource.setrlimit(resource.RLIMIT_NPROC, (MAX_PROCESSES, MAX_PROCESSES))
 
 
 def _write_and_close(fd: int, data: bytes) -> None:
