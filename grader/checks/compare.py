@@ -17,7 +17,8 @@ class Diff:
     """How far a student's array is from the reference.
 
     rel_error is max|s - r| / max|r|: the error relative to the array's own
-    scale, the figure shown in per-layer tables. ``index`` is the entry that
+    scale, the figure shown in per-layer tables (inf when the reference is all
+    zeros and the student's array is not). ``index`` is the entry that
     exceeds its allowance the most.
     """
 
@@ -50,7 +51,10 @@ def compare(student: np.ndarray, ref: np.ndarray, tol: Tolerance) -> Diff:
         return Diff(True, 0.0, (), 0.0, 0.0)
     flat = int(np.argmax(excess))
     index = tuple(int(i) for i in np.unravel_index(flat, ref.shape)) if ref.shape else ()
-    rel = float(np.max(err)) / max(scale, TINY)
+    # Against an all-zero reference any error is infinitely large relative to it
+    # (showing the error itself could show a hidden input).
+    worst = float(np.max(err))
+    rel = worst / scale if scale > 0 else (float("inf") if worst > 0 else 0.0)
     return Diff(bool(excess.flat[flat] <= 0), rel, index, float(ref.flat[flat]),
                 float(student.flat[flat]))
 

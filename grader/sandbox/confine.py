@@ -4,12 +4,13 @@ Runs inside the child, as the child's own first steps, in this order:
 
 1. ``enter_namespaces``: a new PID namespace (every process the submission
    starts lives and dies in it), a new network namespace (no network at all)
-   and, when the grader is root, a private mount namespace; when it is not,
-   a user namespace first, which is what lets an unprivileged process make
-   the others.
-2. ``reach``: as root, make the Python installation reachable for an
+   and a private mount namespace; when the grader is not root, a user
+   namespace first, which is what lets an unprivileged process make the others.
+2. Mounts: ``reach`` (as root) makes the Python installation reachable for an
    unprivileged uid (a tmpfs over a closed ancestor such as /root, with the
-   installation bind-mounted back at its own path; the rest stays hidden).
+   installation bind-mounted back at its own path; the rest stays hidden);
+   ``hide`` covers the grader's own package; ``cap_folder`` puts the run
+   folder on a size-limited tmpfs.
 3. ``drop_privileges``: as root, switch to a per-run unprivileged uid, so
    process-count limits bind and root's powers are gone.
 4. ``landlock``: read access only to the Python installation, system
@@ -58,19 +59,61 @@ def _check(result: int, what: str) -> int:
     return result
 
 
+_mount_namespace = False
+
+
 def enter_namespaces() -> list[str]:
-    """Unshare PID, network (and mount or user) namespaces; the caller must fork next."""
+    """Unshare PID, network and mount (and, unless root, user) namespaces; fork next."""
+    global _mount_namespace
+    active = ["pid namespace", "network namespace", "mount namespace"]
     if os.geteuid() == 0:
         _check(_libc.unshare(CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWNS), "unshare")
-        _check(_libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "mount private")
-        return ["pid namespace", "network namespace", "mount namespace"]
-    uid, gid = os.geteuid(), os.getegid()
-    _check(_libc.unshare(CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET), "unshare")
-    # Map only our own ids: the namespace grants nothing outside it.
-    _write("/proc/self/setgroups", "deny")
-    _write("/proc/self/uid_map", f"{uid} {uid} 1")
-    _write("/proc/self/gid_map", f"{gid} {gid} 1")
-    return ["user namespace", "pid namespace", "network namespace"]
+    else:
+        uid, gid = os.geteuid(), os.getegid()
+        _check(_libc.unshare(CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWNS),
+               "unshare")
+        # Map only our own ids: the namespace grants nothing outside it.
+        _write("/proc/self/setgroups", "deny")
+        _write("/proc/self/uid_map", f"{uid} {uid} 1")
+        _write("/proc/self/gid_map", f"{gid} {gid} 1")
+        active.insert(0, "user namespace")
+    _check(_libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "mount private")
+    _mount_namespace = True
+    return active
+
+
+def in_mount_namespace() -> bool:
+    """True once enter_namespaces has given this process mounts of its own."""
+    return _mount_namespace
+
+
+def hide(paths: list[str]) -> list[str]:
+    """Cover each existing folder with an empty, unreadable tmpfs (e.g. the grader itself,
+    which a regular install puts inside the readable site-packages)."""
+    hidden = []
+    for path in paths:
+        if os.path.isdir(path):
+            _check(_libc.mount(b"tmpfs", path.encode(), b"tmpfs", 0, b"mode=0000,size=4k"),
+                   f"hide {path}")
+            hidden.append(f"{path} hidden")
+    return hidden
+
+
+def cap_folder(path: str, size_mb: int, uid: int | None) -> list[str]:
+    """Put the run folder on a tmpfs of ``size_mb``, so writing many files cannot fill the
+    disk. The folder's files are carried over; this process moves into the new folder."""
+    files = {}
+    for name in os.listdir(path):
+        with open(os.path.join(path, name), "rb") as f:
+            files[name] = f.read()
+    owner = f",uid={uid},gid={uid}" if uid is not None else ""
+    _check(_libc.mount(b"tmpfs", path.encode(), b"tmpfs", 0,
+                       f"mode=0755,size={size_mb}m{owner}".encode()), f"tmpfs on {path}")
+    os.chdir(path)  # the old cwd is the folder now covered
+    for name, data in files.items():
+        with open(name, "wb") as f:
+            f.write(data)
+    return [f"run folder capped at {size_mb} MiB"]
 
 
 def reach(paths: list[str], stage: str) -> list[str]:

@@ -28,12 +28,14 @@ from grader.errors import GraderError
 from grader.sandbox import wire
 
 SANDBOX_DIR = Path(__file__).resolve().parent
+GRADER_DIR = SANDBOX_DIR.parent  # hidden from the child: it holds the reference engine
 BOOT = ("import sys; sys.path.insert(0, sys.argv[1]); import child; "
         "child.main(int(sys.argv[2]), int(sys.argv[3]))")
 MAX_MESSAGE_BYTES = 64 << 20
 MAX_STREAM_BYTES = 64 << 10
 MAX_FLOOD_BYTES = 4 << 20  # printed beyond this, the child is stopped: "output limit"
 MAX_FILE_MB = 16
+MAX_DISK_MB = 64  # all files of a run together
 MAX_PROCESSES = 16  # per run uid, threads included; each may use memory_mb
 MAX_OPEN_FILES = 64
 UID_BASE = 200_000
@@ -158,7 +160,8 @@ def _prepare(top: Path, files: dict[str, bytes], limits: Limits) -> tuple[Path, 
         # A uid of its own per run: process limits bind, and it owns nothing else.
         uid = UID_BASE + (os.getpid() % 4000) * 64 + next(_runs) % 64
         os.chown(workdir, uid, uid)
-    return workdir, {"uid": uid, "stage": str(stage)}
+    return workdir, {"uid": uid, "stage": str(stage), "hide": [str(GRADER_DIR)],
+                     "disk_mb": MAX_DISK_MB}
 
 
 def _stageable(name: str) -> bool:
