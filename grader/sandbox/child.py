@@ -66,6 +66,9 @@ def main(job_fd: int, reply_fd: int) -> None:
         # Never run student code with more power than intended: stop here.
         _send(reply, {"sandbox_error": f"{exc.strerror or exc}"})
         return
+    # Sent before any student code exists in this process, so the grader can
+    # trust this one message; everything after it may be forged.
+    _send(reply, {"confined": True, "active": active, "missing": missing})
     sys.dont_write_bytecode = True
     # The submission goes last on the path so a student file named numpy.py
     # cannot shadow the real numpy.
@@ -75,7 +78,7 @@ def main(job_fd: int, reply_fd: int) -> None:
     except BaseException as exc:  # noqa: BLE001 - SystemExit at import is a student error too
         _send(reply, {"import_error": describe(exc)})
         return
-    _send(reply, {"imported": True, "active": active, "missing": missing})
+    _send(reply, {"imported": True})
     for task in job["tasks"]:
         _send(reply, run_task(module, task))
 

@@ -3,7 +3,8 @@
 The student's code never runs in the grader's process. A child gets a fresh
 temporary folder holding copies of the submission's ``.py`` files, a scrubbed
 environment, resource limits and its own session (so the whole process group
-can be killed). Each task has a deadline; when a task times out or the child
+can be killed); before importing anything of the student's it confines itself
+(``confine.py``) and reports which protections hold. Each task has a deadline; when a task times out or the child
 dies, the child is replaced and the remaining tasks run in a new one, skipping
 the rest of the function that failed, so one infinite loop costs one check.
 """
@@ -193,16 +194,14 @@ def _run_child(workdir: Path, module: str, tasks: list[Task], limits: Limits,
     reader = _Reader(reply_r, proc, streams)
     done = 0
     try:
-        first = reader.next(limits.import_seconds)
-        if first.kind == "message" and isinstance(first.value, dict) \
-                and "sandbox_error" in first.value and not report:
-            raise SandboxError(f"the sandbox could not be set up: {first.value['sandbox_error']}"
-                               " (run `grader doctor`)")
+        confined = reader.next(limits.import_seconds)
+        if confined.kind == "message":
+            _check_confinement(confined.value, report)
+            first = reader.next(limits.import_seconds)
+        else:
+            first = confined
         if first.kind == "message" and not _is_ack(first.value):
             first = _Event("protocol", detail="malformed first reply")
-        if first.kind == "message" and first.value.get("imported") is True and not report:
-            report["active"] = [_text(a) for a in first.value.get("active", ())]
-            report["missing"] = [_text(m) for m in first.value.get("missing", ())]
         if first.kind != "message" or "import_error" in first.value:
             _import_failed(first, tasks, outcomes, proc, limits)
             return len(tasks)
@@ -225,6 +224,18 @@ def _run_child(workdir: Path, module: str, tasks: list[Task], limits: Limits,
     finally:
         _kill_group(proc)
         reader.drain_and_close()
+
+
+def _check_confinement(value: Any, report: dict) -> None:
+    """Read the child's first message, sent before any student code was loaded."""
+    if isinstance(value, dict) and "sandbox_error" in value:
+        raise SandboxError(f"the sandbox could not be set up: {_text(value['sandbox_error'])}"
+                           " (run `grader doctor`)")
+    if not (isinstance(value, dict) and value.get("confined") is True):
+        raise SandboxError("the child sent no confinement report (run `grader doctor`)")
+    if not report:
+        report["active"] = [_text(a) for a in value.get("active", ())]
+        report["missing"] = [_text(m) for m in value.get("missing", ())]
 
 
 def _is_ack(value: Any) -> bool:

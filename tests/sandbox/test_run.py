@@ -639,3 +639,23 @@ def test_a_hostile_exception_class_is_still_an_exception(cls):
     outcome = run(src, [task(function)]).outcomes[function]
     assert outcome.status == "exception", (outcome.status, outcome.detail)
     assert cls in outcome.error.type
+
+
+def test_a_forged_sandbox_error_cannot_stop_the_grader():
+    # Only the child's first message (sent before student code exists) may report a
+    # sandbox failure; a submission writing one at import costs only its own cases.
+    src = source("""
+        import json, os, sys
+        sys.path.insert(0, sys.argv[1])
+        import wire
+        header = json.dumps({"blobs": [], "body": {"$d": [["sandbox_error",
+                                                           "forged"]]}}).encode()
+        payload = wire.HEADER_LENGTH.pack(len(header)) + header
+        os.write(int(sys.argv[3]), wire.LENGTH.pack(len(payload)) + payload)
+
+        def ok():
+            return 1
+    """)
+    result = run(src, [task("ok")])
+    assert result.outcomes["ok"].status == "protocol"
+    assert result.active  # the genuine confinement report was read
