@@ -9,17 +9,20 @@ from __future__ import annotations
 import functools
 import os
 import sys
+import time
 from pathlib import Path
 
 import click
 
 from grader import __version__
+from grader.batch.run import run_batch
 from grader.checks import CATALOGUE, status
 from grader.course import Course, load_course
 from grader.errors import GraderError
 from grader.generate import generate as generate_files
 from grader.grade import Options, grade as grade_submission
-from grader.report.gradescope import to_gradescope, write_json
+from grader.files import write_json
+from grader.report.gradescope import to_gradescope
 from grader.report.text import render
 from grader.sandbox.run import probe
 
@@ -46,6 +49,14 @@ def _fail_cleanly(command):
 def _course(path: Path | None) -> Course:
     return load_course(path or _default("course.yaml"),
                        {module: set(checks) for module, checks in CATALOGUE.items()})
+
+
+def _secret_or_fail(course: Course, public_only: bool) -> bytes | None:
+    secret = None if public_only else course.secret()
+    if secret is None and not public_only and course.hidden.cases_per_check:
+        raise GraderError(f"hidden cases need the course secret: set {course.hidden.secret_env}"
+                          " in the environment, or pass --public-only")
+    return secret
 
 
 def _style(use_colour: bool):
@@ -115,14 +126,67 @@ def grade(submission, json_path, student_id, public_only, exercise, course_path)
       GRADER_SECRET=... grader grade submissions/alice --json out/alice.json
     """
     course = _course(course_path)
-    secret = None if public_only else course.secret()
-    if secret is None and not public_only and course.hidden.cases_per_check:
-        raise GraderError(f"hidden cases need the course secret: set {course.hidden.secret_env}"
-                          " in the environment, or pass --public-only")
+    secret = _secret_or_fail(course, public_only)
     result = grade_submission(submission, course, Options(exercise=exercise, secret=secret,
                                                           student_id=student_id))
-    write_json(to_gradescope(result), json_path)
+    write_json(json_path, to_gradescope(result))
     click.echo(f"{result.student_id}: {result.score:g}/{result.max_score:g} -> {json_path}")
+
+
+@main.command()
+@click.argument("submissions", type=click.Path(path_type=Path))
+@click.option("--out", "out", required=True, type=click.Path(path_type=Path),
+              help="The results folder (created; reused to resume).")
+@click.option("--jobs", "-j", type=click.IntRange(1, 256), default=None,
+              help="Submissions graded at once (default: one per core).")
+@click.option("--public-only", is_flag=True, help="Skip hidden cases (no secret needed).")
+@course_option
+@_fail_cleanly
+def batch(submissions, out, jobs, public_only, course_path):
+    """Grade a whole class: every sub-folder or .zip in SUBMISSIONS.
+
+    Writes, per student, RESULTS/students/ID/results.json (Gradescope format)
+    and feedback.md as soon as each is graded, then gradebook.csv,
+    summary.json and summary.md. Rerun the same command after an interruption:
+    finished students are skipped, changed submissions are regraded.
+
+    \b
+    Example:
+      GRADER_SECRET=... grader batch submissions/ --out results/ --jobs 2
+    """
+    course_file = course_path or _default("course.yaml")
+    course = _course(course_file)
+    secret = _secret_or_fail(course, public_only)
+    show = _progress_printer()
+    try:
+        progress, summary = run_batch(submissions, out, course, course_file.read_bytes(),
+                                      secret, jobs or os.cpu_count() or 1, show)
+    except KeyboardInterrupt:
+        click.echo("\ninterrupted: every student graded so far is saved; run the same "
+                   "command again to go on", err=True)
+        sys.exit(130)
+    click.echo(f"\n{progress.total} submissions: {progress.graded} graded, "
+               f"{progress.skipped} unchanged since the last run, {progress.unreadable} "
+               f"unreadable; mean {summary['mean']:g}/{summary['max_score']:g}, "
+               f"full marks {summary['full_marks']}", err=True)
+    click.echo(f"results in {out}/ (gradebook.csv, summary.md, students/)")
+
+
+def _progress_printer():
+    """A one-line progress display: count, rate, ETA (redrawn on a terminal)."""
+    tty = sys.stderr.isatty()
+    last = [0.0]
+
+    def show(p):
+        now = time.monotonic()
+        if not tty and p.done != p.total and now - last[0] < 5:
+            return
+        last[0] = now
+        eta = f"{p.eta:.0f} s" if p.eta is not None else "?"
+        line = (f"[{p.done}/{p.total}] {p.rate:.1f}/s, ETA {eta} "
+                f"(graded {p.graded}, unchanged {p.skipped}, unreadable {p.unreadable})")
+        click.echo(("\r" + line) if tty else line, nl=not tty, err=True)
+    return show
 
 
 @main.command()

@@ -38,10 +38,17 @@ class Options:
 
 
 def grade(path: str | Path, course: Course, options: Options = Options()) -> SubmissionResult:
-    start = time.monotonic()
+    """Grade the submission folder at ``path``."""
     path = Path(path)
     files = read_submission(path)
     student = options.student_id or student_id(path, course)
+    return grade_files(files, str(path), student, course, options)
+
+
+def grade_files(files: dict[str, bytes], name: str, student: str, course: Course,
+                options: Options = Options()) -> SubmissionResult:
+    """Grade a submission given as its module files (name -> source bytes)."""
+    start = time.monotonic()
     exercises = [course.exercise(options.exercise)] if options.exercise else list(course.exercises)
     limits = Limits(course.limits.task_seconds, course.limits.import_seconds,
                     course.limits.memory_mb, course.limits.cpu_seconds)
@@ -50,7 +57,7 @@ def grade(path: str | Path, course: Course, options: Options = Options()) -> Sub
         futures = [pool.submit(_grade_exercise, ex, files, course, options, student, limits)
                    for ex in exercises]
         results = tuple(f.result() for f in futures)
-    return SubmissionResult(str(path), student, course.title, results,
+    return SubmissionResult(name, student, course.title, results,
                             options.secret is not None, time.monotonic() - start)
 
 

@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
-from pathlib import Path
-
 from grader.report.text import check_lines, printed_lines
 from grader.results import SubmissionResult
 
@@ -34,18 +29,3 @@ def to_gradescope(result: SubmissionResult) -> dict:
         "output": "\n".join(output),
         "tests": tests,
     }
-
-
-def write_json(data: dict, path: str | Path) -> None:
-    """Write atomically, so a reader never sees half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=2, allow_nan=False)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -404,6 +404,44 @@ class _Event:
                 "flood": "hit the output limit"}.get(self.kind, "failed")
 
 
+class _CpuProbe:
+    """CPU seconds used so far by a child's process tree, read from /proc.
+
+    Lets a deadline tell a child that was busy (an infinite loop) from one the
+    machine starved (a loaded host): only the first is a timeout.
+    """
+
+    TICK = os.sysconf("SC_CLK_TCK")
+
+    def __init__(self, pid: int):
+        self.pid = pid
+
+    def __call__(self) -> float | None:
+        try:
+            return sum(self._cpu(p) for p in self._tree(self.pid)) / self.TICK
+        except OSError:
+            return None
+
+    def _tree(self, pid: int, depth: int = 0) -> list[int]:
+        pids = [pid]
+        if depth < 4:
+            try:
+                children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+            except OSError:
+                children = []
+            for child in children[:64]:
+                pids += self._tree(int(child), depth + 1)
+        return pids
+
+    @staticmethod
+    def _cpu(pid: int) -> int:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0  # ended meanwhile
+        return int(fields[11]) + int(fields[12])  # utime, stime
+
+
 class _Streams:
     """The child's stdout/stderr, kept up to a cap and flagged when cut."""
 
@@ -427,15 +465,22 @@ class _Streams:
 class _Reader:
     """Reads length-prefixed replies from the child while draining its stdout/stderr."""
 
+    # A child that used less CPU than this share of its deadline was starved,
+    # not stuck: it gets more time, up to STRETCH times the deadline in all.
+    BUSY_SHARE = 0.5
+    STRETCH = 4.0
+
     def __init__(self, fd: int, proc: subprocess.Popen, streams: _Streams):
         self.fd, self.proc, self.streams = fd, proc, streams
+        self.cpu = _CpuProbe(proc.pid)
         self.buf = bytearray()
         self.names = {proc.stdout.fileno(): "stdout", proc.stderr.fileno(): "stderr"}
         self.open = {fd, *self.names}
         self.printed = 0  # by this child, to stop a flood
 
     def next(self, seconds: float) -> _Event:
-        deadline = time.monotonic() + seconds
+        start = time.monotonic()
+        deadline, cpu_start = start + seconds, self.cpu()
         while True:
             event = self._parse()
             if event is not None:
@@ -444,12 +489,35 @@ class _Reader:
                 return _Event("eof")
             left = deadline - time.monotonic()
             if left <= 0:
+                # This thread may have been descheduled past the deadline while
+                # the reply sat in the pipe: read what is there before judging
+                # (for a bounded grace, so a trickle of bytes cannot stall us).
+                if time.monotonic() < deadline + seconds and self._drain_ready():
+                    continue
+                if self._starved(start, seconds, cpu_start):
+                    deadline = time.monotonic() + min(1.0, seconds / 2)
+                    continue
                 return _Event("timeout")
             ready, _, _ = select.select(list(self.open), [], [], left)
             for fd in ready:
                 self._pump(fd)
             if self.printed > MAX_FLOOD_BYTES:
                 return _Event("flood", detail=f"printed more than {MAX_FLOOD_BYTES >> 20} MiB")
+
+    def _starved(self, start: float, seconds: float, cpu_start: float | None) -> bool:
+        """Did the child get too little CPU to have used its time? (Never past STRETCH.)"""
+        if cpu_start is None or time.monotonic() - start >= self.STRETCH * seconds:
+            return False
+        now = self.cpu()
+        return now is not None and now - cpu_start < self.BUSY_SHARE * seconds
+
+    def _drain_ready(self) -> bool:
+        """Read whatever is ready now, without waiting; True if a reply byte arrived."""
+        before = len(self.buf)
+        ready, _, _ = select.select(list(self.open), [], [], 0)
+        for fd in ready:
+            self._pump(fd)
+        return len(self.buf) > before or (self.fd in ready and self.fd not in self.open)
 
     def _pump(self, fd: int) -> None:
         try:
