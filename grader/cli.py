@@ -21,6 +21,7 @@ from grader.course import Course, load_course
 from grader.errors import GraderError
 from grader.generate import generate as generate_files
 from grader.grade import Options, grade as grade_submission
+from grader.export import build_gradescope_bundle
 from grader.files import write_json
 from grader.report.gradescope import to_gradescope
 from grader.report.text import render
@@ -287,3 +288,39 @@ def doctor():
     for item in run.missing:
         click.echo(f"  MISSING  {item}")
     sys.exit(0 if outcome.status == "ok" and not run.missing else 1)
+
+
+@main.group()
+def export():
+    """Package the course for other platforms.
+
+    \b
+    Example:
+      grader export gradescope autograder.zip --public-only
+    """
+
+
+@export.command("gradescope")
+@click.argument("out_zip", type=click.Path(path_type=Path))
+@click.option("--public-only", is_flag=True,
+              help="Leave the secret out: Gradescope then runs the public cases only.")
+@course_option
+@_fail_cleanly
+def export_gradescope(out_zip, public_only, course_path):
+    """Build a Gradescope autograder zip (setup.sh, run_autograder, the course, the grader).
+
+    Upload OUT_ZIP as the assignment's autograder. With the course secret in the
+    environment, hidden cases run on Gradescope too (see SECURITY.md for what
+    storing the secret in the bundle means); --public-only leaves it out.
+
+    \b
+    Example:
+      GRADER_SECRET=... grader export gradescope autograder.zip
+    """
+    course_file = course_path or _default("course.yaml")
+    course = _course(course_file)
+    secret = _secret_or_fail(course, public_only)
+    members = build_gradescope_bundle(out_zip, course_file, REPO,
+                                      secret.decode() if secret is not None else None)
+    click.echo(f"wrote {out_zip} ({len(members)} files; hidden cases "
+               f"{'on' if secret is not None else 'off'})")

@@ -255,3 +255,17 @@ def test_a_lost_secret_is_reported_not_silently_skipped(tmp_path, secret_bundle)
     results, _ = run_autograder(source, tmp_path, modules(SOLUTIONS))
     assert results["score"] == 0
     assert "secret.txt is missing" in results["output"]
+
+
+def test_cli_export_needs_the_secret_or_public_only(tmp_path):
+    from click.testing import CliRunner
+
+    from grader.cli import main
+    runner = CliRunner()
+    refused = runner.invoke(main, ["export", "gradescope", str(tmp_path / "a.zip")],
+                            env={"GRADER_SECRET": ""})
+    assert refused.exit_code == 2 and "--public-only" in refused.output
+    made = runner.invoke(main, ["export", "gradescope", str(tmp_path / "b.zip"),
+                                "--public-only"])
+    assert made.exit_code == 0 and "hidden cases off" in made.output
+    assert (tmp_path / "b.zip").stat().st_size > 0
