@@ -48,8 +48,7 @@ def _fail_cleanly(command):
 
 
 def _course(path: Path | None) -> Course:
-    return load_course(path or _default("course.yaml"),
-                       {module: set(checks) for module, checks in CATALOGUE.items()})
+    return load_course(path or _default("course.yaml"), CATALOGUE)
 
 
 def _secret_or_fail(course: Course, public_only: bool) -> bytes | None:

@@ -128,7 +128,12 @@ class Course(_Frozen):
 
 
 def load_course(path: str | Path, catalogue: dict | None = None) -> Course:
-    """Read and validate a course file; ``catalogue`` maps module -> gradable functions."""
+    """Read and validate a course file.
+
+    ``catalogue`` maps each module to its gradable functions: a set of names, or
+    the CheckDefs themselves (then a tolerance given to a check that takes none
+    is refused too).
+    """
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -204,3 +209,8 @@ def _check_against(course: Course, catalogue: dict, path: Path) -> None:
                 known = ", ".join(sorted(functions))
                 raise CourseError(f"{path}: exercises[{i}].checks[{j}].function: no check for "
                                   f"{exercise.module}.{check.function} (known: {known})")
+            spec = functions.get(check.function) if isinstance(functions, dict) else None
+            if check.tolerance is not None and getattr(spec, "tolerance", True) is None:
+                raise CourseError(f"{path}: exercises[{i}].checks[{j}].tolerance: "
+                                  f"{exercise.module}.{check.function} is graded statistically"
+                                  " and takes no tolerance; remove it")

@@ -280,3 +280,17 @@ def test_a_duplicate_exercise_names_both_places(tmp_path):
     message = course_error(write(tmp_path, data))
     n = len(data["exercises"]) - 1
     assert f"exercises[{n}].id" in message and "exercises[0]" in message
+
+
+def test_a_tolerance_for_a_statistical_check_is_refused(tmp_path):
+    from grader.checks import CATALOGUE
+    from grader.course import load_course
+    data = shipped()
+    index = next(i for i, e in enumerate(data["exercises"]) if e["module"] == "initializers")
+    data["exercises"][index]["checks"][0]["tolerance"] = {"rtol": 0.5}
+    path = write(tmp_path, data)
+    with pytest.raises(CourseError) as err:
+        load_course(path, CATALOGUE)
+    message = str(err.value)
+    assert f"exercises[{index}].checks[0].tolerance" in message
+    assert "graded statistically" in message and "\n" not in message

@@ -50,9 +50,6 @@ from grader.engine.initializers import INITIALIZERS
 from grader.sandbox.run import Call, CallOutcome, TaskOutcome
 from grader.sandbox.wire import Rng
 
-# Initializers are judged statistically; the tolerance is unused (a course may not loosen it).
-TOLERANCE = Tolerance()
-
 Z = 7.0                # mean and variance tests, in standard errors
 Z_KURTOSIS = 8.0       # the excess kurtosis test (its estimate is skewed, so a wider bound)
 STATS_MIN_N = 10_000   # pooled entries needed before the mean/variance/shape tests apply
@@ -384,10 +381,10 @@ def make_check(function: str) -> CheckDef:
         return cases
 
     @judging
-    def judge(case: Case, outcome: TaskOutcome, tol: Tolerance) -> CaseResult:
-        return _judge(function, case, outcome)
+    def judge(case: Case, outcome: TaskOutcome, tol: Tolerance | None) -> CaseResult:
+        return _judge(function, case, outcome)  # statistical: no tolerance applies
 
-    return CheckDef(function, public, hidden, judge, TOLERANCE)
+    return CheckDef(function, public, hidden, judge, None)
 
 
 # --- judging ----------------------------------------------------------------------------

@@ -75,5 +75,5 @@ class CheckDef:
     public: Callable[[], list[Case]]
     hidden: Callable[[np.random.Generator, int], list[Case]]
     judge: Judge
-    tolerance: Tolerance
+    tolerance: Tolerance | None  # None: judged without one (e.g. statistically)
     title: str = ""
