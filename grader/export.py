@@ -50,7 +50,7 @@ def build_gradescope_bundle(out_zip: Path, course_path: Path, repo: Path,
     term (not one shared with exams graded offline) and rotate it between assessments.
     """
     out_zip, course_path, repo = Path(out_zip), Path(course_path), Path(repo)
-    course = load_course(course_path, {m: set(c) for m, c in CATALOGUE.items()})
+    course = load_course(course_path, CATALOGUE)
     if secret is not None and (not secret or secret != secret.strip() or "\0" in secret
                                or "\n" in secret):
         raise GraderError("the course secret must be one non-empty line without surrounding "
