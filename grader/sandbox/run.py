@@ -14,7 +14,6 @@ from __future__ import annotations
 import itertools
 import os
 import resource
-import select
 import signal
 import subprocess
 import sys
@@ -27,14 +26,15 @@ from typing import Any
 
 from grader.errors import GraderError
 from grader.sandbox import wire
+from grader.sandbox.reader import MAX_STREAM_BYTES, Event, Reader, Streams
+
+__all__ = ["Call", "Limits", "MAX_STREAM_BYTES", "ModuleRun", "Task", "TaskOutcome", "probe",
+           "run_module"]
 
 SANDBOX_DIR = Path(__file__).resolve().parent
 GRADER_DIR = SANDBOX_DIR.parent  # hidden from the child: it holds the reference engine
 BOOT = ("import sys; sys.path.insert(0, sys.argv[1]); import child; "
         "child.main(int(sys.argv[2]), int(sys.argv[3]))")
-MAX_MESSAGE_BYTES = 64 << 20
-MAX_STREAM_BYTES = 64 << 10
-MAX_FLOOD_BYTES = 4 << 20  # printed beyond this, the child is stopped: "output limit"
 MAX_FILE_MB = 16
 MAX_DISK_MB = 64  # all files of a run together
 MAX_PROCESSES = 16  # per run uid, threads included; each may use memory_mb
@@ -129,7 +129,7 @@ def run_module(files: dict[str, bytes], module: str, tasks: list[Task],
     """Run ``tasks`` against ``module`` from the submission ``files`` (name -> source bytes)."""
     start = time.monotonic()
     outcomes: dict[str, TaskOutcome] = {}
-    streams = _Streams()
+    streams = Streams()
     pending = list(tasks)
     children = 0
     report: dict = {}
@@ -173,7 +173,7 @@ def _stageable(name: str) -> bool:
 
 
 def _run_child(workdir: Path, module: str, tasks: list[Task], limits: Limits,
-               outcomes: dict[str, TaskOutcome], streams: "_Streams", sandbox: dict | None,
+               outcomes: dict[str, TaskOutcome], streams: "Streams", sandbox: dict | None,
                report: dict) -> int:
     """Run tasks in one child until all are done or the child fails; returns how many finished."""
     job_r, job_w = os.pipe()
@@ -191,7 +191,7 @@ def _run_child(workdir: Path, module: str, tasks: list[Task], limits: Limits,
     job = wire.pack({"module": module, "sandbox": sandbox,
                      "tasks": [_task_tree(t) for t in tasks]})
     threading.Thread(target=_write_and_close, args=(job_w, job), daemon=True).start()
-    reader = _Reader(reply_r, proc, streams)
+    reader = Reader(reply_r, proc, streams)
     done = 0
     try:
         confined = reader.next(limits.import_seconds)
@@ -201,7 +201,7 @@ def _run_child(workdir: Path, module: str, tasks: list[Task], limits: Limits,
         else:
             first = confined
         if first.kind == "message" and not _is_ack(first.value):
-            first = _Event("protocol", detail="malformed first reply")
+            first = Event("protocol", detail="malformed first reply")
         if first.kind != "message" or "import_error" in first.value:
             _import_failed(first, tasks, outcomes, proc, limits)
             return len(tasks)
@@ -253,7 +253,7 @@ def _import_failed(first, tasks, outcomes, proc, limits) -> None:
         outcomes[task.key] = outcome
 
 
-def _failure(got: "_Event", proc: subprocess.Popen, limits: Limits,
+def _failure(got: "Event", proc: subprocess.Popen, limits: Limits,
              importing: bool = False) -> TaskOutcome:
     phase = "while importing the module" if importing else ""
     if got.kind == "timeout":
@@ -390,174 +390,6 @@ def _kill_group(proc: subprocess.Popen) -> None:
         except ProcessLookupError:
             pass
     proc.wait()
-
-
-@dataclass
-class _Event:
-    kind: str  # "message", "timeout", "eof", "protocol", "flood"
-    value: Any = None
-    detail: str = ""
-
-    @property
-    def kind_text(self) -> str:
-        return {"timeout": "timed out", "eof": "ended the process",
-                "flood": "hit the output limit"}.get(self.kind, "failed")
-
-
-class _CpuProbe:
-    """CPU seconds used so far by a child's process tree, read from /proc.
-
-    Lets a deadline tell a child that was busy (an infinite loop) from one the
-    machine starved (a loaded host): only the first is a timeout.
-    """
-
-    TICK = os.sysconf("SC_CLK_TCK")
-
-    def __init__(self, pid: int):
-        self.pid = pid
-
-    def __call__(self) -> float | None:
-        try:
-            return sum(self._cpu(p) for p in self._tree(self.pid)) / self.TICK
-        except OSError:
-            return None
-
-    def _tree(self, pid: int, depth: int = 0) -> list[int]:
-        pids = [pid]
-        if depth < 4:
-            try:
-                children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-            except OSError:
-                children = []
-            for child in children[:64]:
-                pids += self._tree(int(child), depth + 1)
-        return pids
-
-    @staticmethod
-    def _cpu(pid: int) -> int:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            return 0  # ended meanwhile
-        return int(fields[11]) + int(fields[12])  # utime, stime
-
-
-class _Streams:
-    """The child's stdout/stderr, kept up to a cap and flagged when cut."""
-
-    def __init__(self):
-        self.data = {"stdout": bytearray(), "stderr": bytearray()}
-        self.cut = {"stdout": False, "stderr": False}
-
-    def add(self, name: str, chunk: bytes) -> None:
-        buf = self.data[name]
-        room = MAX_STREAM_BYTES - len(buf)
-        buf += chunk[:max(room, 0)]
-        self.cut[name] |= len(chunk) > room
-
-    def text(self, name: str) -> str:
-        text = self.data[name].decode("utf-8", "replace")
-        if self.cut[name]:
-            text += f"\n[{name} cut at {MAX_STREAM_BYTES // 1024} KiB]"
-        return text
-
-
-class _Reader:
-    """Reads length-prefixed replies from the child while draining its stdout/stderr."""
-
-    # A child that used less CPU than this share of its deadline was starved,
-    # not stuck: it gets more time, up to STRETCH times the deadline in all.
-    BUSY_SHARE = 0.5
-    STRETCH = 4.0
-
-    def __init__(self, fd: int, proc: subprocess.Popen, streams: _Streams):
-        self.fd, self.proc, self.streams = fd, proc, streams
-        self.cpu = _CpuProbe(proc.pid)
-        self.buf = bytearray()
-        self.names = {proc.stdout.fileno(): "stdout", proc.stderr.fileno(): "stderr"}
-        self.open = {fd, *self.names}
-        self.printed = 0  # by this child, to stop a flood
-
-    def next(self, seconds: float) -> _Event:
-        start = time.monotonic()
-        deadline, cpu_start = start + seconds, self.cpu()
-        while True:
-            event = self._parse()
-            if event is not None:
-                return event
-            if self.fd not in self.open:
-                return _Event("eof")
-            left = deadline - time.monotonic()
-            if left <= 0:
-                # This thread may have been descheduled past the deadline while
-                # the reply sat in the pipe: read what is there before judging
-                # (for a bounded grace, so a trickle of bytes cannot stall us).
-                if time.monotonic() < deadline + seconds and self._drain_ready():
-                    continue
-                if self._starved(start, seconds, cpu_start):
-                    deadline = time.monotonic() + min(1.0, seconds / 2)
-                    continue
-                return _Event("timeout")
-            ready, _, _ = select.select(list(self.open), [], [], left)
-            for fd in ready:
-                self._pump(fd)
-            if self.printed > MAX_FLOOD_BYTES:
-                return _Event("flood", detail=f"printed more than {MAX_FLOOD_BYTES >> 20} MiB")
-
-    def _starved(self, start: float, seconds: float, cpu_start: float | None) -> bool:
-        """Did the child get too little CPU to have used its time? (Never past STRETCH.)"""
-        if cpu_start is None or time.monotonic() - start >= self.STRETCH * seconds:
-            return False
-        now = self.cpu()
-        return now is not None and now - cpu_start < self.BUSY_SHARE * seconds
-
-    def _drain_ready(self) -> bool:
-        """Read whatever is ready now, without waiting; True if a reply byte arrived."""
-        before = len(self.buf)
-        ready, _, _ = select.select(list(self.open), [], [], 0)
-        for fd in ready:
-            self._pump(fd)
-        return len(self.buf) > before or (self.fd in ready and self.fd not in self.open)
-
-    def _pump(self, fd: int) -> None:
-        try:
-            chunk = os.read(fd, 1 << 16)
-        except OSError:
-            chunk = b""
-        if not chunk:
-            self.open.discard(fd)
-        elif fd == self.fd:
-            self.buf += chunk
-        else:
-            self.printed += len(chunk)
-            self.streams.add(self.names[fd], chunk)
-
-    def _parse(self) -> _Event | None:
-        if len(self.buf) < wire.LENGTH.size:
-            return None
-        (size,) = wire.LENGTH.unpack_from(self.buf)
-        if size > MAX_MESSAGE_BYTES:
-            return _Event("flood", detail=f"returned more than {MAX_MESSAGE_BYTES >> 20} MiB of data")
-        end = wire.LENGTH.size + size
-        if len(self.buf) < end:
-            return None
-        payload = bytes(self.buf[wire.LENGTH.size:end])
-        del self.buf[:end]
-        try:
-            return _Event("message", wire.unpack(payload, markers=False))
-        except wire.WireFormatError as exc:
-            return _Event("protocol", detail=str(exc))
-
-    def drain_and_close(self) -> None:
-        # The group is dead: read what is left of stdout/stderr, then close.
-        deadline = time.monotonic() + 1.0
-        while self.open - {self.fd} and time.monotonic() < deadline:
-            ready, _, _ = select.select(list(self.open - {self.fd}), [], [], 0.1)
-            for fd in ready:
-                self._pump(fd)
-        os.close(self.fd)
-        self.proc.stdout.close()
-        self.proc.stderr.close()
 
 
 def probe(limits: Limits = Limits()) -> ModuleRun:

@@ -1,0 +1,191 @@
+"""Reading a child: its replies, its printed output, and whether it is busy or starved.
+
+The reply pipe carries length-prefixed wire messages; stdout and stderr are
+drained at the same time (so a chatty child never blocks) and kept up to a
+cap. Deadlines are wall-clock, but a child that got too little CPU to have
+used its time (a loaded machine) gets more, up to a bounded stretch.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from grader.sandbox import wire
+
+MAX_MESSAGE_BYTES = 64 << 20
+MAX_STREAM_BYTES = 64 << 10
+MAX_FLOOD_BYTES = 4 << 20  # printed beyond this, the child is stopped: "output limit"
+
+
+@dataclass
+class Event:
+    kind: str  # "message", "timeout", "eof", "protocol", "flood"
+    value: Any = None
+    detail: str = ""
+
+    @property
+    def kind_text(self) -> str:
+        return {"timeout": "timed out", "eof": "ended the process",
+                "flood": "hit the output limit"}.get(self.kind, "failed")
+
+
+class CpuProbe:
+    """CPU seconds used so far by a child's process tree, read from /proc.
+
+    Lets a deadline tell a child that was busy (an infinite loop) from one the
+    machine starved (a loaded host): only the first is a timeout.
+    """
+
+    TICK = os.sysconf("SC_CLK_TCK")
+
+    def __init__(self, pid: int):
+        self.pid = pid
+
+    def __call__(self) -> float | None:
+        try:
+            return sum(self._cpu(p) for p in self._tree(self.pid)) / self.TICK
+        except OSError:
+            return None
+
+    def _tree(self, pid: int, depth: int = 0) -> list[int]:
+        pids = [pid]
+        if depth < 4:
+            try:
+                children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+            except OSError:
+                children = []
+            for child in children[:64]:
+                pids += self._tree(int(child), depth + 1)
+        return pids
+
+    @staticmethod
+    def _cpu(pid: int) -> int:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0  # ended meanwhile
+        return int(fields[11]) + int(fields[12])  # utime, stime
+
+
+class Streams:
+    """The child's stdout/stderr, kept up to a cap and flagged when cut."""
+
+    def __init__(self):
+        self.data = {"stdout": bytearray(), "stderr": bytearray()}
+        self.cut = {"stdout": False, "stderr": False}
+
+    def add(self, name: str, chunk: bytes) -> None:
+        buf = self.data[name]
+        room = MAX_STREAM_BYTES - len(buf)
+        buf += chunk[:max(room, 0)]
+        self.cut[name] |= len(chunk) > room
+
+    def text(self, name: str) -> str:
+        text = self.data[name].decode("utf-8", "replace")
+        if self.cut[name]:
+            text += f"\n[{name} cut at {MAX_STREAM_BYTES // 1024} KiB]"
+        return text
+
+
+class Reader:
+    """Reads length-prefixed replies from the child while draining its stdout/stderr."""
+
+    # A child that used less CPU than this share of its deadline was starved,
+    # not stuck: it gets more time, up to STRETCH times the deadline in all.
+    BUSY_SHARE = 0.5
+    STRETCH = 4.0
+
+    def __init__(self, fd: int, proc: subprocess.Popen, streams: Streams):
+        self.fd, self.proc, self.streams = fd, proc, streams
+        self.cpu = CpuProbe(proc.pid)
+        self.buf = bytearray()
+        self.names = {proc.stdout.fileno(): "stdout", proc.stderr.fileno(): "stderr"}
+        self.open = {fd, *self.names}
+        self.printed = 0  # by this child, to stop a flood
+
+    def next(self, seconds: float) -> Event:
+        start = time.monotonic()
+        deadline, cpu_start = start + seconds, self.cpu()
+        while True:
+            event = self._parse()
+            if event is not None:
+                return event
+            if self.fd not in self.open:
+                return Event("eof")
+            left = deadline - time.monotonic()
+            if left <= 0:
+                # This thread may have been descheduled past the deadline while
+                # the reply sat in the pipe: read what is there before judging
+                # (for a bounded grace, so a trickle of bytes cannot stall us).
+                if time.monotonic() < deadline + seconds and self._drain_ready():
+                    continue
+                if self._starved(start, seconds, cpu_start):
+                    deadline = time.monotonic() + min(1.0, seconds / 2)
+                    continue
+                return Event("timeout")
+            ready, _, _ = select.select(list(self.open), [], [], left)
+            for fd in ready:
+                self._pump(fd)
+            if self.printed > MAX_FLOOD_BYTES:
+                return Event("flood", detail=f"printed more than {MAX_FLOOD_BYTES >> 20} MiB")
+
+    def _starved(self, start: float, seconds: float, cpu_start: float | None) -> bool:
+        """Did the child get too little CPU to have used its time? (Never past STRETCH.)"""
+        if cpu_start is None or time.monotonic() - start >= self.STRETCH * seconds:
+            return False
+        now = self.cpu()
+        return now is not None and now - cpu_start < self.BUSY_SHARE * seconds
+
+    def _drain_ready(self) -> bool:
+        """Read whatever is ready now, without waiting; True if a reply byte arrived."""
+        before = len(self.buf)
+        ready, _, _ = select.select(list(self.open), [], [], 0)
+        for fd in ready:
+            self._pump(fd)
+        return len(self.buf) > before or (self.fd in ready and self.fd not in self.open)
+
+    def _pump(self, fd: int) -> None:
+        try:
+            chunk = os.read(fd, 1 << 16)
+        except OSError:
+            chunk = b""
+        if not chunk:
+            self.open.discard(fd)
+        elif fd == self.fd:
+            self.buf += chunk
+        else:
+            self.printed += len(chunk)
+            self.streams.add(self.names[fd], chunk)
+
+    def _parse(self) -> Event | None:
+        if len(self.buf) < wire.LENGTH.size:
+            return None
+        (size,) = wire.LENGTH.unpack_from(self.buf)
+        if size > MAX_MESSAGE_BYTES:
+            return Event("flood", detail=f"returned more than {MAX_MESSAGE_BYTES >> 20} MiB of data")
+        end = wire.LENGTH.size + size
+        if len(self.buf) < end:
+            return None
+        payload = bytes(self.buf[wire.LENGTH.size:end])
+        del self.buf[:end]
+        try:
+            return Event("message", wire.unpack(payload, markers=False))
+        except wire.WireFormatError as exc:
+            return Event("protocol", detail=str(exc))
+
+    def drain_and_close(self) -> None:
+        # The group is dead: read what is left of stdout/stderr, then close.
+        deadline = time.monotonic() + 1.0
+        while self.open - {self.fd} and time.monotonic() < deadline:
+            ready, _, _ = select.select(list(self.open - {self.fd}), [], [], 0.1)
+            for fd in ready:
+                self._pump(fd)
+        os.close(self.fd)
+        self.proc.stdout.close()
+        self.proc.stderr.close()
