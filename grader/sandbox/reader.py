@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import select
-import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,11 +100,11 @@ class Reader:
     BUSY_SHARE = 0.5
     STRETCH = 4.0
 
-    def __init__(self, fd: int, proc: subprocess.Popen, streams: Streams):
+    def __init__(self, fd: int, proc, streams: Streams):
         self.fd, self.proc, self.streams = fd, proc, streams
         self.cpu = CpuProbe(proc.pid)
         self.buf = bytearray()
-        self.names = {proc.stdout.fileno(): "stdout", proc.stderr.fileno(): "stderr"}
+        self.names = {proc.out_fd: "stdout", proc.err_fd: "stderr"}
         self.open = {fd, *self.names}
         self.printed = 0  # by this child, to stop a flood
 
@@ -187,5 +186,4 @@ class Reader:
             for fd in ready:
                 self._pump(fd)
         os.close(self.fd)
-        self.proc.stdout.close()
-        self.proc.stderr.close()
+        self.proc.close()

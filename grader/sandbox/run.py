@@ -13,10 +13,7 @@ from __future__ import annotations
 
 import itertools
 import os
-import resource
 import signal
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -27,14 +24,12 @@ from typing import Any
 from grader.errors import GraderError
 from grader.sandbox import wire
 from grader.sandbox.reader import MAX_STREAM_BYTES, Event, Reader, Streams
+from grader.sandbox.spawn import SANDBOX_DIR, Child, spawn
 
 __all__ = ["Call", "Limits", "MAX_STREAM_BYTES", "ModuleRun", "Task", "TaskOutcome", "probe",
            "run_module"]
 
-SANDBOX_DIR = Path(__file__).resolve().parent
 GRADER_DIR = SANDBOX_DIR.parent  # hidden from the child: it holds the reference engine
-BOOT = ("import sys; sys.path.insert(0, sys.argv[1]); import child; "
-        "child.main(int(sys.argv[2]), int(sys.argv[3]))")
 MAX_FILE_MB = 16
 MAX_DISK_MB = 64  # all files of a run together
 MAX_PROCESSES = 16  # per run uid, threads included; each may use memory_mb
@@ -56,6 +51,7 @@ class Limits:
     memory_mb: int = 1024
     cpu_seconds: int = 60
     sandbox: bool = True
+    zygote: bool = True  # fork children from a pre-started worker (else a fresh interpreter)
 
 
 @dataclass(frozen=True)
@@ -178,14 +174,8 @@ def _run_child(workdir: Path, module: str, tasks: list[Task], limits: Limits,
     """Run tasks in one child until all are done or the child fails; returns how many finished."""
     job_r, job_w = os.pipe()
     reply_r, reply_w = os.pipe()
-    proc = subprocess.Popen(
-        # -u: what the student printed before a crash or timeout still reaches us.
-        [sys.executable, "-I", "-u", "-c", BOOT, str(SANDBOX_DIR), str(job_r), str(reply_w)],
-        cwd=workdir, env=_child_env(workdir), stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        pass_fds=(job_r, reply_w), start_new_session=True,
-        preexec_fn=lambda: _child_limits(limits),
-    )
+    proc = spawn(workdir, _child_env(workdir), _rlimits(limits), job_r, reply_w,
+                 use_zygote=limits.zygote)
     os.close(job_r)
     os.close(reply_w)
     job = wire.pack({"module": module, "sandbox": sandbox,
@@ -222,7 +212,7 @@ def _run_child(workdir: Path, module: str, tasks: list[Task], limits: Limits,
             return done + 1
         return done
     finally:
-        _kill_group(proc)
+        proc.kill()
         reader.drain_and_close()
 
 
@@ -253,7 +243,7 @@ def _import_failed(first, tasks, outcomes, proc, limits) -> None:
         outcomes[task.key] = outcome
 
 
-def _failure(got: "Event", proc: subprocess.Popen, limits: Limits,
+def _failure(got: "Event", proc: Child, limits: Limits,
              importing: bool = False) -> TaskOutcome:
     phase = "while importing the module" if importing else ""
     if got.kind == "timeout":
@@ -265,11 +255,8 @@ def _failure(got: "Event", proc: subprocess.Popen, limits: Limits,
         return TaskOutcome("output limit", detail=got.detail)
     # The reply pipe closed: let the child finish dying so its own exit code or
     # signal is what we report, then kill whatever is left of the group.
-    try:
-        code = proc.wait(timeout=1.0)
-    except subprocess.TimeoutExpired:
-        code = None
-    _kill_group(proc)
+    code = proc.wait(timeout=1.0)
+    proc.kill()
     code = proc.wait() if code is None else code
     if code == -signal.SIGXCPU:
         return TaskOutcome("timeout", detail=f"used more than {limits.cpu_seconds} s of CPU time "
@@ -354,18 +341,23 @@ def _child_env(workdir: Path) -> dict[str, str]:
     }
 
 
-def _child_limits(limits: Limits) -> None:
+def _rlimits(limits: Limits) -> dict[str, tuple[int, int]]:
+    """The child's resource limits, (soft, hard) by name, applied before it starts."""
     memory = limits.memory_mb << 20
-    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-    resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 1))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (MAX_FILE_MB << 20, MAX_FILE_MB << 20))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    resource.setrlimit(resource.RLIMIT_NOFILE, (MAX_OPEN_FILES, MAX_OPEN_FILES))
+    out = {
+        "RLIMIT_AS": (memory, memory),
+        # SIGXCPU at the soft limit (reported as a timeout), SIGKILL a second later.
+        "RLIMIT_CPU": (limits.cpu_seconds, limits.cpu_seconds + 1),
+        "RLIMIT_FSIZE": (MAX_FILE_MB << 20, MAX_FILE_MB << 20),
+        "RLIMIT_CORE": (0, 0),
+        "RLIMIT_NOFILE": (MAX_OPEN_FILES, MAX_OPEN_FILES),
+    }
     if os.geteuid() == 0 and limits.sandbox:
         # Counted per uid, so only meaningful for the run's own uid (it binds once
         # the child has dropped to it); for any other user it would count all of
         # that user's processes.
-        resource.setrlimit(resource.RLIMIT_NPROC, (MAX_PROCESSES, MAX_PROCESSES))
+        out["RLIMIT_NPROC"] = (MAX_PROCESSES, MAX_PROCESSES)
+    return out
 
 
 def _write_and_close(fd: int, data: bytes) -> None:
@@ -377,19 +369,6 @@ def _write_and_close(fd: int, data: bytes) -> None:
         pass  # the child died before reading its job; the reader reports that
     finally:
         os.close(fd)
-
-
-def _kill_group(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-    if proc.poll() is None:
-        try:
-            proc.kill()
-        except ProcessLookupError:
-            pass
-    proc.wait()
 
 
 def probe(limits: Limits = Limits()) -> ModuleRun:

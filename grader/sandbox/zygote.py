@@ -1,0 +1,110 @@
+"""A pre-started worker that forks one child per run, so a run costs a fork, not an interpreter.
+
+Started once per grader process with numpy and the child runtime already
+imported (it never holds anything secret and never runs student code itself).
+For each request it receives the child's pipes over a Unix socket, forks, and
+the fork becomes an ordinary child: own session, limits, environment, then
+``child.main``, which confines itself before loading any student code. The
+zygote reports each fork's pid, and its exit status once it ends.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import selectors
+import signal
+import socket
+import sys
+
+import numpy  # noqa: F401  (imported once here, inherited by every fork: the point)
+
+import child
+import confine  # noqa: F401
+import wire  # noqa: F401
+
+MAX_REQUEST = 1 << 16
+
+
+def serve(sock_fd: int) -> None:
+    sock = socket.socket(fileno=sock_fd)
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_w, False)
+    signal.set_wakeup_fd(wake_w)
+    signal.signal(signal.SIGCHLD, lambda *_: None)  # a handler, so the wakeup fd fires
+    selector = selectors.DefaultSelector()
+    selector.register(sock, selectors.EVENT_READ)
+    selector.register(wake_r, selectors.EVENT_READ)
+    while True:
+        for key, _ in selector.select():
+            if key.fileobj is sock:
+                if not _spawn(sock):
+                    return  # the grader went away
+            else:
+                os.read(wake_r, 4096)
+        _reap(sock)
+
+
+def _spawn(sock: socket.socket) -> bool:
+    data, fds, _, _ = socket.recv_fds(sock, MAX_REQUEST, 4)
+    if not data:
+        return False
+    request = json.loads(data)
+    pid = os.fork()
+    if pid == 0:
+        _become_child(request, fds)
+    for fd in fds:
+        os.close(fd)
+    sock.send(json.dumps({"pid": pid}).encode())
+    return True
+
+
+def _reap(sock: socket.socket) -> None:
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        sock.send(json.dumps({"exit": pid, "status": status}).encode())
+
+
+def _become_child(request: dict, fds: list[int]) -> None:
+    """In the fork: look exactly like a freshly started child, then run it."""
+    try:
+        job_r, reply_w, out_w, err_w = fds
+        signal.set_wakeup_fd(-1)
+        for sig in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM, signal.SIGPIPE):
+            signal.signal(sig, signal.SIG_DFL)
+        os.setsid()
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(devnull, 0)
+        os.dup2(out_w, 1)
+        os.dup2(err_w, 2)
+        keep = {0, 1, 2, job_r, reply_w}
+        for fd in range(3, max(keep)):  # the zygote's socket, selector, wakeup pipe...
+            if fd not in keep:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        os.closerange(max(keep) + 1, 1 << 16)
+        os.chdir(request["cwd"])
+        os.environ.clear()
+        os.environ.update(request["env"])
+        sys.argv = [*request["argv"], str(job_r), str(reply_w)]  # as a fresh child's
+        for name, value in request["rlimits"].items():
+            resource.setrlimit(getattr(resource, name), tuple(value))
+        child.main(job_r, reply_w)
+        code = 0
+    except BaseException:  # noqa: BLE001 - reported on stderr, like an interpreter would
+        import traceback
+        traceback.print_exc()
+        code = 1
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    finally:
+        os._exit(code)
