@@ -172,12 +172,8 @@ def _run_child(workdir: Path, module: str, tasks: list[Task], limits: Limits,
                outcomes: dict[str, TaskOutcome], streams: "Streams", sandbox: dict | None,
                report: dict) -> int:
     """Run tasks in one child until all are done or the child fails; returns how many finished."""
-    job_r, job_w = os.pipe()
-    reply_r, reply_w = os.pipe()
-    proc = spawn(workdir, _child_env(workdir), _rlimits(limits), job_r, reply_w,
-                 use_zygote=limits.zygote)
-    os.close(job_r)
-    os.close(reply_w)
+    proc, job_w, reply_r = spawn(workdir, _child_env(workdir), _rlimits(limits),
+                                 use_zygote=limits.zygote)
     job = wire.pack({"module": module, "sandbox": sandbox,
                      "tasks": [_task_tree(t) for t in tasks]})
     threading.Thread(target=_write_and_close, args=(job_w, job), daemon=True).start()

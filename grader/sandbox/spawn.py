@@ -6,9 +6,9 @@ pipes, wait, kill), so the runner does not care which it got.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
-import queue
 import resource
 import signal
 import socket
@@ -90,8 +90,11 @@ class Zygote:
             start_new_session=True)
         theirs.close()
         self.sock = ours
-        self.lock = threading.Lock()  # one spawn request at a time
-        self.pids: queue.Queue = queue.Queue()
+        self.lock = threading.Lock()  # guards the fields below
+        self.requests = itertools.count()
+        self.answers: dict[int, int | None] = {}  # request id -> pid, once answered
+        self.abandoned: set[int] = set()
+        self.answered = threading.Condition(self.lock)
         self.exits: dict[int, int] = {}
         self.ended = threading.Condition()
         threading.Thread(target=self._listen, daemon=True).start()
@@ -100,9 +103,19 @@ class Zygote:
         return self.proc.poll() is None
 
     def spawn(self, fds: list[int], request: dict, timeout: float = 10.0) -> int:
+        """Fork a child holding ``fds``; its pid. Raises OSError if the zygote fails.
+
+        Each request carries an id the zygote echoes, so an answer that comes
+        after we gave up is recognised, and that late child is killed.
+        """
         with self.lock:
-            socket.send_fds(self.sock, [json.dumps(request).encode()], fds)
-            pid = self.pids.get(timeout=timeout)
+            rid = next(self.requests)
+            socket.send_fds(self.sock, [json.dumps({**request, "id": rid}).encode()], fds)
+            if not self.answered.wait_for(lambda: rid in self.answers or not self.alive(),
+                                          timeout):
+                self.abandoned.add(rid)
+                raise OSError("the zygote did not answer in time")
+            pid = self.answers.pop(rid, None)
         if pid is None:
             raise OSError("the zygote stopped")
         return pid
@@ -119,49 +132,94 @@ class Zygote:
             except OSError:
                 data = b""
             if not data:
-                self.pids.put(None)
-                with self.ended:
-                    self.ended.notify_all()
+                for condition in (self.answered, self.ended):
+                    with condition:
+                        condition.notify_all()
                 return
             message = json.loads(data)
             if "pid" in message:
-                self.pids.put(message["pid"])
+                self._answer(message["id"], message["pid"])
             else:
                 with self.ended:
                     self.exits[message["exit"]] = message["status"]
                     self.ended.notify_all()
+
+    def _answer(self, rid: int, pid: int) -> None:
+        with self.lock:
+            if rid in self.abandoned:
+                self.abandoned.discard(rid)
+                late = True
+            else:
+                self.answers[rid] = pid
+                self.answered.notify_all()
+                late = False
+        if late:  # its caller went on without it: it must not run
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
 
 
 _zygote: Zygote | None = None
 _zygote_lock = threading.Lock()
 
 
-def spawn(workdir: Path, env: dict[str, str], rlimits: dict[str, tuple[int, int]], job_r: int,
-          reply_w: int, use_zygote: bool = True) -> Child:
-    """Start a child for one run; the caller closes job_r and reply_w afterwards."""
-    if use_zygote:
-        zygote = _get_zygote(env)
-        if zygote is not None:
-            out_r, out_w = os.pipe()
-            err_r, err_w = os.pipe()
-            try:
-                pid = zygote.spawn([job_r, reply_w, out_w, err_w],
-                                   {"cwd": str(workdir), "env": env, "rlimits": rlimits,
-                                    "argv": ["-c", str(SANDBOX_DIR)]})
-                return _ZygoteChild(pid, out_r, err_r, zygote)
-            except (OSError, queue.Empty):
-                os.close(out_r)
-                os.close(err_r)
-            finally:
-                os.close(out_w)
-                os.close(err_w)
-    proc = subprocess.Popen(
-        # -u: what the student printed before a crash or timeout still reaches us.
-        [sys.executable, "-I", "-u", "-c", BOOT, str(SANDBOX_DIR), str(job_r), str(reply_w)],
-        cwd=workdir, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, pass_fds=(job_r, reply_w), start_new_session=True,
-        preexec_fn=lambda: _apply(rlimits))
-    return _PopenChild(proc)
+def spawn(workdir: Path, env: dict[str, str], rlimits: dict[str, tuple[int, int]],
+          use_zygote: bool = True) -> tuple[Child, int, int]:
+    """Start a child for one run: (child, the job pipe's write end, the reply pipe's read end).
+
+    Every attempt gets pipes of its own, so a zygote child that answers too late
+    can never share them with the fresh interpreter started in its place.
+    """
+    zygote = _get_zygote(env) if use_zygote else None
+    if zygote is not None:
+        try:
+            with _ChildPipes() as pipes:
+                pid = zygote.spawn(pipes.child_fds, {
+                    "cwd": str(workdir), "env": env, "rlimits": rlimits,
+                    "argv": ["-c", str(SANDBOX_DIR)]})
+                return _ZygoteChild(pid, pipes.out_r, pipes.err_r, zygote), *pipes.ours()
+        except OSError:
+            pass  # a fresh interpreter, on fresh pipes, instead
+    with _ChildPipes(output=False) as pipes:
+        job_r, reply_w = pipes.child_fds
+        proc = subprocess.Popen(
+            # -u: what the student printed before a crash or timeout still reaches us.
+            [sys.executable, "-I", "-u", "-c", BOOT, str(SANDBOX_DIR), str(job_r),
+             str(reply_w)],
+            cwd=workdir, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, pass_fds=(job_r, reply_w), start_new_session=True,
+            preexec_fn=lambda: _apply(rlimits))
+        return _PopenChild(proc), *pipes.ours()
+
+
+class _ChildPipes:
+    """The job and reply pipes (and, for a zygote child, stdout and stderr) of one child.
+
+    On leaving the block the child's ends are closed in this process; on an error,
+    ours are closed too.
+    """
+
+    def __init__(self, output: bool = True):
+        self.job_r, self.job_w = os.pipe()
+        self.reply_r, self.reply_w = os.pipe()
+        self.child_fds = [self.job_r, self.reply_w]
+        self.parent_fds = [self.job_w, self.reply_r]
+        if output:
+            self.out_r, out_w = os.pipe()
+            self.err_r, err_w = os.pipe()
+            self.child_fds += [out_w, err_w]
+            self.parent_fds += [self.out_r, self.err_r]
+
+    def ours(self) -> tuple[int, int]:
+        return self.job_w, self.reply_r
+
+    def __enter__(self) -> "_ChildPipes":
+        return self
+
+    def __exit__(self, kind, *_) -> None:
+        for fd in self.child_fds + (self.parent_fds if kind else []):
+            os.close(fd)
 
 
 def _apply(rlimits: dict[str, tuple[int, int]]) -> None:

@@ -56,7 +56,7 @@ def _spawn(sock: socket.socket) -> bool:
         _become_child(request, fds)
     for fd in fds:
         os.close(fd)
-    sock.send(json.dumps({"pid": pid}).encode())
+    sock.send(json.dumps({"pid": pid, "id": request["id"]}).encode())
     return True
 
 
