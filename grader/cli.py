@@ -47,8 +47,12 @@ def _fail_cleanly(command):
     return wrapper
 
 
+def _course_file(path: Path | None) -> Path:
+    return path or _default("course.yaml")
+
+
 def _course(path: Path | None) -> Course:
-    return load_course(path or _default("course.yaml"), CATALOGUE)
+    return load_course(_course_file(path), CATALOGUE)
 
 
 def _secret_or_fail(course: Course, public_only: bool) -> bytes | None:
@@ -154,7 +158,7 @@ def batch(submissions, out, jobs, public_only, course_path):
     Example:
       GRADER_SECRET=... grader batch submissions/ --out results/ --jobs 2
     """
-    course_file = course_path or _default("course.yaml")
+    course_file = _course_file(course_path)
     course = _course(course_file)
     secret = _secret_or_fail(course, public_only)
     show = _progress_printer()
@@ -316,7 +320,7 @@ def export_gradescope(out_zip, public_only, course_path):
     Example:
       GRADER_SECRET=... grader export gradescope autograder.zip
     """
-    course_file = course_path or _default("course.yaml")
+    course_file = _course_file(course_path)
     course = _course(course_file)
     secret = _secret_or_fail(course, public_only)
     members = build_gradescope_bundle(out_zip, course_file, REPO,

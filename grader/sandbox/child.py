@@ -6,8 +6,9 @@ reply per task. It never sees expected values: judging happens in the grader's
 own process. Everything here assumes the student's code may misbehave, so every
 call is wrapped and every reply carries plain data only.
 
-Imports only the standard library, numpy and ``wire`` (this folder is the
-child's only grader path entry; the reference engine is not importable here).
+Imports only the standard library, numpy, ``wire`` and ``confine`` (this
+folder is the child's only grader path entry; the reference engine is not
+importable here, and the grader's package is hidden once confined).
 """
 
 from __future__ import annotations
@@ -90,6 +91,7 @@ def isolate(sandbox: dict, reply_fd: int) -> tuple[list, list]:
     leave root, when root, is the one thing that stops the run.
     """
     active, missing = [], []
+    python = confine.python_paths()
     try:
         active += confine.enter_namespaces()
         _fork_into_namespace(reply_fd)
@@ -98,7 +100,7 @@ def isolate(sandbox: dict, reply_fd: int) -> tuple[list, list]:
     if confine.in_mount_namespace():
         try:
             if os.geteuid() == 0:
-                active += confine.reach(confine.python_paths(), sandbox["stage"])
+                active += confine.reach(python, sandbox["stage"])
             active += confine.hide(sandbox["hide"])
             active += confine.cap_folder(os.getcwd(), sandbox["disk_mb"], sandbox["uid"])
         except OSError as exc:
@@ -109,8 +111,7 @@ def isolate(sandbox: dict, reply_fd: int) -> tuple[list, list]:
     # limit ends the run with a clear status instead of an OSError to catch.
     signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
     try:
-        applied = confine.landlock(confine.python_paths() + list(confine.SYSTEM_READABLE),
-                                   [os.getcwd()])
+        applied = confine.landlock(python + list(confine.SYSTEM_READABLE), [os.getcwd()])
         active += applied
         if not applied:
             missing.append("landlock (not offered by this kernel)")
