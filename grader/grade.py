@@ -1,7 +1,8 @@
-"""Grade one submission: course -> cases -> sandboxed runs -> judged results.
+"""Grade one submission: course -> cases -> sandboxed run -> judged results.
 
-Each exercise module runs in its own children, modules in parallel. A missing
-module or a crashing child costs that module's checks only.
+All of a submission's modules run in one sandboxed child (the set-up is paid
+once); a module that kills its child costs only its own checks, the rest runs
+in a new one. A missing module costs that exercise's checks only.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ import hmac
 import os
 import re
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +22,7 @@ from grader.checks.model import Case, CaseResult, CheckDef
 from grader.course import Check, Course, Exercise
 from grader.errors import SubmissionPathError
 from grader.results import CheckResult, ExerciseResult, SubmissionResult
-from grader.sandbox.run import Limits, Task, run_module
+from grader.sandbox.run import Limits, ModuleRun, Task, run_modules
 
 MAX_SOURCE_BYTES = 1 << 20
 
@@ -34,7 +34,6 @@ class Options:
     exercise: str | None = None
     secret: bytes | None = None  # None: public cases only
     student_id: str | None = None
-    jobs: int = 0  # parallel children; 0 means one per core
 
 
 def grade(path: str | Path, course: Course, options: Options = Options()) -> SubmissionResult:
@@ -52,11 +51,11 @@ def grade_files(files: dict[str, bytes], name: str, student: str, course: Course
     exercises = [course.exercise(options.exercise)] if options.exercise else list(course.exercises)
     limits = Limits(course.limits.task_seconds, course.limits.import_seconds,
                     course.limits.memory_mb, course.limits.cpu_seconds)
-    jobs = options.jobs or os.cpu_count() or 1
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = [pool.submit(_grade_exercise, ex, files, course, options, student, limits)
-                   for ex in exercises]
-        results = tuple(f.result() for f in futures)
+    plans = [_plan(ex, course, options, student) for ex in exercises]
+    present = [p for p in plans if f"{p.exercise.module}.py" in files]
+    runs = run_modules(files, [(p.exercise.module, p.tasks) for p in present], limits) \
+        if present else {}
+    results = tuple(_judge(p, runs.get(p.exercise.module), course) for p in plans)
     return SubmissionResult(name, student, course.title, results,
                             options.secret is not None, time.monotonic() - start)
 
@@ -86,41 +85,66 @@ def hidden_rng(secret: bytes, student: str, check_name: str) -> np.random.Genera
     return np.random.default_rng(int.from_bytes(digest[:16], "little"))
 
 
-def _grade_exercise(exercise: Exercise, files: dict[str, bytes], course: Course,
-                    options: Options, student: str, limits: Limits) -> ExerciseResult:
-    start = time.monotonic()
-    checks = CATALOGUE[exercise.module]
-    plan = [(check, checks[check.function]) for check in exercise.checks]
-    cases = {check.function: _cases(exercise, check, spec, course, options, student)
-             for check, spec in plan}
-    if f"{exercise.module}.py" not in files:
+@dataclass(frozen=True)
+class _Plan:
+    """One exercise's checks, each with its cases, and the tasks they make for the child."""
+
+    exercise: Exercise
+    checks: tuple[tuple[Check, CheckDef, tuple[Case, ...]], ...]
+
+    @property
+    def tasks(self) -> list[Task]:
+        return [Task(_key(check.function, i), check.function, case.calls, not case.hidden)
+                for check, _, cases in self.checks for i, case in enumerate(cases)]
+
+
+def _plan(exercise: Exercise, course: Course, options: Options, student: str) -> _Plan:
+    specs = CATALOGUE[exercise.module]
+    return _Plan(exercise, tuple(
+        (check, specs[check.function],
+         tuple(_cases(exercise, check, specs[check.function], course, options, student)))
+        for check in exercise.checks))
+
+
+def _judge(plan: _Plan, run: ModuleRun | None, course: Course) -> ExerciseResult:
+    exercise = plan.exercise
+    if run is None:
         reason = CaseResult("module", status.MISSING_MODULE,
                             f"no {exercise.module}.py in the submission; add it (start from "
                             f"exercises/{exercise.module}.py)")
-        results = tuple(_check_result(exercise, check, course, (reason,)) for check, _ in plan)
+        results = tuple(_check_result(exercise, check, course, (reason,))
+                        for check, _, _ in plan.checks)
         return ExerciseResult(exercise.id, exercise.module, exercise.title, results)
-    tasks = [Task(_key(check.function, i), check.function, case.calls)
-             for check, _ in plan for i, case in enumerate(cases[check.function])]
-    run = run_module(files, exercise.module, tasks, limits)
     results = []
-    for check, spec in plan:
+    for check, spec, cases in plan.checks:
         tol = check.tolerance or spec.tolerance
         judged = tuple(spec.judge(case, run.outcomes[_key(check.function, i)], tol)
-                       for i, case in enumerate(cases[check.function]))
+                       for i, case in enumerate(cases))
         results.append(_check_result(exercise, check, course, judged))
     return ExerciseResult(exercise.id, exercise.module, exercise.title, tuple(results),
-                          run.stdout, run.stderr, time.monotonic() - start, run.active,
-                          run.missing)
+                          run.stdout, run.stderr, run.seconds, run.active, run.missing)
 
 
 def _cases(exercise: Exercise, check: Check, spec: CheckDef, course: Course,
            options: Options, student: str) -> list[Case]:
-    cases = list(spec.public())
+    cases = list(_public(spec))
     n = course.hidden.cases_per_check
     if options.secret is not None and n:
         rng = hidden_rng(options.secret, student, f"{exercise.module}.{check.function}")
         cases += spec.hidden(rng, n)
     return cases
+
+
+_public_cases: dict[int, tuple[CheckDef, tuple[Case, ...]]] = {}
+
+
+def _public(spec: CheckDef) -> tuple[Case, ...]:
+    """A check's public cases, built once per process: every student gets the same ones,
+    and the same objects let the runner reuse their encoded form."""
+    cached = _public_cases.get(id(spec))
+    if cached is None or cached[0] is not spec:
+        cached = _public_cases[id(spec)] = (spec, tuple(spec.public()))
+    return cached[1]
 
 
 def _key(function: str, index: int) -> str:

@@ -10,17 +10,19 @@ from __future__ import annotations
 import hashlib
 import time
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 from grader.batch import store
+from grader.batch.executors import Executor, Job, LocalExecutor
 from grader.batch.summary import write_reports
 from grader.batch.unpack import UnpackError, content_hash, discover, read_files, student_id
 from grader.course import Course
 from grader.errors import GraderError, SubmissionPathError
-from grader.grade import Options, grade_files
+from grader.results import SubmissionResult
 
 
 @dataclass
@@ -46,8 +48,15 @@ class Progress:
 
 def run_batch(submissions: Path, results: Path, course: Course, course_text: bytes,
               secret: bytes | None, jobs: int,
-              on_progress: Callable[[Progress], None] = lambda p: None) -> tuple[Progress, dict]:
-    """Grade every submission in ``submissions`` into ``results``; (progress, summary)."""
+              on_progress: Callable[[Progress], None] = lambda p: None,
+              executor: Executor | None = None) -> tuple[Progress, dict]:
+    """Grade every submission in ``submissions`` into ``results``; (progress, summary).
+
+    ``executor`` grades (default: ``jobs`` worker processes here). This process
+    reads the submissions, skips the finished ones and stores each result as it
+    comes back; at most a few submissions per worker are in flight, so memory
+    stays flat however large the class.
+    """
     if not submissions.is_dir():
         raise GraderError(f"{submissions}: not a folder of submissions")
     entries = _students(discover(submissions), course.student_id_pattern)
@@ -56,22 +65,53 @@ def run_batch(submissions: Path, results: Path, course: Course, course_text: byt
     course_fp = store.fingerprint(course_text, secret)
     store.clean_partial(results)
     progress = Progress(total=len(entries), started=time.monotonic())
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = [pool.submit(_one, path, sid, results, course, secret, course_fp)
-                   for path, sid in entries]
-        try:
-            for future in as_completed(futures):
-                outcome = future.result()
-                progress.done += 1
-                setattr(progress, outcome, getattr(progress, outcome) + 1)
-                on_progress(progress)
-        except BaseException:
-            pool.shutdown(wait=True, cancel_futures=True)
-            raise
+    owned = executor is None
+    executor = executor or LocalExecutor(max(1, jobs), course, secret)
+    window = 4 * executor.workers
+    pending: dict[Future, tuple[str, str]] = {}  # future -> (source name, content hash)
+
+    def count(outcome: str) -> None:
+        progress.done += 1
+        setattr(progress, outcome, getattr(progress, outcome) + 1)
+        on_progress(progress)
+
+    def collect(block: bool) -> None:
+        done, _ = wait(pending, timeout=None if block else 0, return_when=FIRST_COMPLETED)
+        for future in done:
+            source, digest = pending.pop(future)
+            store.save_graded(results, _result(future), source, digest, course_fp)
+            count("graded")
+
+    cancel = True
+    try:
+        for path, sid in entries:
+            prepared = _prepare(path, sid, results, course, course_fp)
+            if isinstance(prepared, str):
+                count(prepared)
+                continue
+            job, digest = prepared
+            while len(pending) >= window:
+                collect(block=True)
+            pending[executor.submit(job)] = (path.name, digest)
+            collect(block=False)
+        while pending:
+            collect(block=True)
+        cancel = False
+    finally:
+        if owned:
+            executor.close(cancel=cancel)
     records = (store.load_record(results, sid) for _, sid in entries)
     summary = write_reports(results, (r for r in records if r), [e.id for e in course.exercises],
                             course.max_score, course.title)
     return progress, summary
+
+
+def _result(future: Future) -> SubmissionResult:
+    try:
+        return future.result()
+    except BrokenProcessPool:
+        raise GraderError("a grading worker process died (out of memory?); every student "
+                          "graded so far is saved: run the same command again to go on") from None
 
 
 def _students(paths: list[Path], pattern: str) -> list[tuple[Path, str]]:
@@ -85,9 +125,9 @@ def _students(paths: list[Path], pattern: str) -> list[tuple[Path, str]]:
     return out
 
 
-def _one(path: Path, sid: str, results: Path, course: Course, secret: bytes | None,
-         course_fp: str) -> str:
-    """Grade one submission unless it is already done; returns what happened."""
+def _prepare(path: Path, sid: str, results: Path, course: Course,
+             course_fp: str) -> str | tuple[Job, str]:
+    """(job, content hash) for a submission to grade, or what happened to it instead."""
     try:
         files = read_files(path)
     except (UnpackError, SubmissionPathError) as exc:
@@ -101,10 +141,7 @@ def _one(path: Path, sid: str, results: Path, course: Course, secret: bytes | No
     digest = content_hash(files)
     if store.is_done(results, sid, digest, course_fp):
         return "skipped"
-    result = grade_files(files, path.name, sid, course,
-                         Options(secret=secret, student_id=sid, jobs=1))
-    store.save_graded(results, result, path.name, digest, course_fp)
-    return "graded"
+    return Job(files, path.name, sid), digest
 
 
 def _raw_hash(path: Path, reason: str) -> str:

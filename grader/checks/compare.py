@@ -29,11 +29,14 @@ class Diff:
     got: float
 
 
-def _excess(student: np.ndarray, ref: np.ndarray, tol: Tolerance) -> np.ndarray:
+def _excess(student: np.ndarray, ref: np.ndarray, tol: Tolerance,
+            abs_ref: np.ndarray | None = None,
+            err: np.ndarray | None = None) -> np.ndarray:
     """How far each entry's error goes beyond what it is allowed (<= 0 is fine)."""
-    scale = float(np.max(np.abs(ref), initial=0.0))
-    allowed = tol.rtol * np.abs(ref) + tol.atol_scale * scale + TINY
-    return np.abs(student - ref) - allowed
+    abs_ref = np.abs(ref) if abs_ref is None else abs_ref
+    err = np.abs(student - ref) if err is None else err
+    scale = float(abs_ref.max(initial=0.0))
+    return err - (tol.rtol * abs_ref + (tol.atol_scale * scale + TINY))
 
 
 def mismatches(student: np.ndarray, ref: np.ndarray, tol: Tolerance) -> np.ndarray:
@@ -44,16 +47,17 @@ def mismatches(student: np.ndarray, ref: np.ndarray, tol: Tolerance) -> np.ndarr
 def compare(student: np.ndarray, ref: np.ndarray, tol: Tolerance) -> Diff:
     student = np.asarray(student, dtype=np.float64)
     ref = np.asarray(ref, dtype=np.float64)
-    scale = float(np.max(np.abs(ref), initial=0.0))
-    err = np.abs(student - ref)
-    excess = _excess(student, ref, tol)
-    if excess.size == 0:
+    if ref.size == 0:
         return Diff(True, 0.0, (), 0.0, 0.0)
-    flat = int(np.argmax(excess))
-    index = tuple(int(i) for i in np.unravel_index(flat, ref.shape)) if ref.shape else ()
+    abs_ref = np.abs(ref)
+    err = np.abs(student - ref)
+    excess = _excess(student, ref, tol, abs_ref, err)
+    flat = int(excess.argmax())
+    index = tuple(int(i) for i in np.unravel_index(flat, ref.shape)) if ref.ndim else ()
     # Against an all-zero reference any error is infinitely large relative to it
     # (showing the error itself could show a hidden input).
-    worst = float(np.max(err))
+    scale = float(abs_ref.max())
+    worst = float(err.max())
     rel = worst / scale if scale > 0 else (float("inf") if worst > 0 else 0.0)
     return Diff(bool(excess.flat[flat] <= 0), rel, index, float(ref.flat[flat]),
                 float(student.flat[flat]))

@@ -1,9 +1,9 @@
 """The part of the grader that runs inside the child process, beside student code.
 
-It reads one job (a module name and a list of tasks, each a short sequence of
-calls), imports the student's module, runs the tasks in order and streams one
-reply per task. It never sees expected values: judging happens in the grader's
-own process. Everything here assumes the student's code may misbehave, so every
+It reads one job (modules, each with a list of tasks, a task being a short
+sequence of calls), imports each student module in turn, runs its tasks in
+order and streams one acknowledgement per module and one reply per task. It
+never sees expected values: judging happens in the grader's own process. Everything here assumes the student's code may misbehave, so every
 call is wrapped and every reply carries plain data only.
 
 Imports only the standard library, numpy, ``wire`` and ``confine`` (this
@@ -13,7 +13,9 @@ importable here, and the grader's package is hidden once confined).
 
 from __future__ import annotations
 
+import bisect
 import importlib
+import itertools
 import os
 import signal
 import sys
@@ -58,8 +60,9 @@ PROVIDED = {
 
 
 def main(job_fd: int, reply_fd: int) -> None:
-    job = wire.unpack(_read_all(job_fd)[wire.LENGTH.size:])
-    sandbox = job.get("sandbox")
+    messages = _messages(_read_all(job_fd))
+    header = next(messages)
+    sandbox = header.get("sandbox")
     reply = os.fdopen(reply_fd, "wb", buffering=0)
     try:
         active, missing = isolate(sandbox, reply_fd) if sandbox else ([], ["sandbox off"])
@@ -74,14 +77,17 @@ def main(job_fd: int, reply_fd: int) -> None:
     # The submission goes last on the path so a student file named numpy.py
     # cannot shadow the real numpy.
     sys.path.append(os.getcwd())
-    try:
-        module = importlib.import_module(job["module"])
-    except BaseException as exc:  # noqa: BLE001 - SystemExit at import is a student error too
-        _send(reply, {"import_error": describe(exc)})
-        return
-    _send(reply, {"imported": True})
-    for task in job["tasks"]:
-        _send(reply, run_task(module, task))
+    for _ in range(header["modules"]):
+        part = next(messages)
+        tasks = [next(messages) for _ in range(part["tasks"])]
+        try:
+            module = importlib.import_module(part["module"])
+        except BaseException as exc:  # noqa: BLE001 - SystemExit at import is a student error too
+            _send(reply, {"import_error": describe(exc)})
+            continue
+        _send(reply, {"imported": True})
+        for task in tasks:
+            _send(reply, run_task(module, task))
 
 
 def isolate(sandbox: dict, reply_fd: int) -> tuple[list, list]:
@@ -159,6 +165,9 @@ def _exit_like(status: int) -> None:
 def run_task(module, task: dict) -> dict:
     """Run one task's calls in order; stop at the first exception."""
     originals = _input_snapshots(task["calls"])
+    # Reading the global state costs more than most calls: it is read once per task,
+    # and only where randomness is expected (a task that hands out a Generator).
+    global_before = _random_state(legacy=False) if _hands_out_rng(task["calls"]) else None
     reported: set = set()
     outputs: list = []
     replies: list = []
@@ -170,7 +179,6 @@ def run_task(module, task: dict) -> dict:
         kwargs = {k: _resolve(v, outputs) for k, v in call["kwargs"].items()}
         rngs = [a for a in list(args) + list(kwargs.values()) if type(a) is np.random.Generator]
         rng_before = [r.bit_generator.state for r in rngs]
-        global_before = _random_state(legacy=False)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
@@ -178,15 +186,23 @@ def run_task(module, task: dict) -> dict:
             except BaseException as exc:  # noqa: BLE001 - KeyboardInterrupt/SystemExit are student errors
                 return {"calls": replies, "error": describe(exc), "at": index}
         outputs.append(result)
-        replies.append({
+        reply = {
             "value": _drop(result, call["drop"]),
             "mutated": _mutated(originals, index, reported),
             "aliases": _aliases(result, originals),
             "warnings": [_warning_text(w) for w in caught[:5]],
             "rng_advanced": [r.bit_generator.state != s for r, s in zip(rngs, rng_before)],
-            "global_rng_used": _global_state_changed(global_before),
-        })
+        }
+        # Only what happened travels: most calls mutate, alias and warn nothing.
+        replies.append({k: v for k, v in reply.items() if k == "value" or v})
+    if global_before is not None and replies and _global_state_changed(global_before):
+        replies[-1]["global_rng_used"] = True  # by one of the task's calls
     return {"calls": replies}
+
+
+def _hands_out_rng(calls: list) -> bool:
+    return any(type(a) is wire.Rng for call in calls
+               for a in (*call["args"], *call["kwargs"].values()))
 
 
 def _resolve(node, outputs: list):
@@ -243,21 +259,51 @@ def _mutated(originals: list, upto: int, reported: set) -> list:
 
 
 def _aliases(result, originals: list) -> list:
-    """[output path, input path] for returned arrays that share memory with an input."""
+    """[output path, input path] for returned arrays that share memory with an input.
+
+    Inputs are indexed by the memory span they cover, so each returned array
+    costs a binary search, not a comparison with every input (a deep network's
+    cache holds hundreds of arrays).
+    """
+    spans = sorted((lo, hi, n) for n, (_, _, live, _) in enumerate(originals)
+                   for lo, hi in [_span(live)] if hi > lo)
+    starts = [lo for lo, _, _ in spans]
+    reach = list(itertools.accumulate((hi for _, hi, _ in spans), max))
     found = []
 
     def walk(node, path, depth):
         if type(node) is np.ndarray:
-            for call, arg_path, live, _ in originals:
-                if _may_share_memory(node, live):
-                    found.append([path, [call] + arg_path])
-                    return
+            lo, hi = _span(node)
+            k = bisect.bisect_left(starts, hi)  # spans[:k] begin before this array ends
+            if hi > lo and k and reach[k - 1] > lo:
+                for j in range(k - 1, -1, -1):
+                    if spans[j][1] > lo and _may_share_memory(node, originals[spans[j][2]][2]):
+                        call, arg_path, _, _ = originals[spans[j][2]]
+                        found.append([path, [call] + arg_path])
+                        return
         elif type(node) in (list, tuple) and depth < 3:
             for i, v in enumerate(node[:1000]):
                 walk(v, path + [i], depth + 1)
 
     walk(result, [], 0)
     return found[:20]
+
+
+def _span(a: np.ndarray) -> tuple[int, int]:
+    """The [low, high) memory addresses an array's entries occupy (empty: low == high).
+
+    Read from ndarray's own C attributes only, which no module-level patch can reach.
+    """
+    low = high = a.__array_interface__["data"][0]
+    shape = a.shape
+    if 0 in shape:
+        return low, low
+    for n, stride in zip(shape, a.strides):
+        if stride < 0:
+            low += stride * (n - 1)
+        else:
+            high += stride * (n - 1)
+    return low, high + a.itemsize
 
 
 def _same(live: np.ndarray, pristine: np.ndarray) -> bool:
@@ -341,6 +387,16 @@ def _warning_text(w) -> str:
 
 def _send(stream, tree) -> None:
     stream.write(wire.pack(tree))
+
+
+def _messages(data: bytes):
+    """The job's length-prefixed messages, decoded one by one."""
+    at = 0
+    while at < len(data):
+        (size,) = wire.LENGTH.unpack_from(data, at)
+        at += wire.LENGTH.size
+        yield wire.unpack(data[at:at + size])
+        at += size
 
 
 def _read_all(fd: int) -> bytes:

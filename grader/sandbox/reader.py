@@ -108,38 +108,56 @@ class Reader:
         self.open = {fd, *self.names}
         self.printed = 0  # by this child, to stop a flood
 
+    # The CPU baseline of a task is read this long after it starts, not at once:
+    # most tasks finish sooner, and reading /proc for each would cost more than
+    # the task. A deadline then compares CPU used since this point.
+    BASELINE_AFTER = 0.05
+
     def next(self, seconds: float) -> Event:
         start = time.monotonic()
-        deadline, cpu_start = start + seconds, self.cpu()
+        deadline = start + seconds
+        baseline_at = start + min(self.BASELINE_AFTER, seconds / 4)
+        baseline: tuple[float, float | None] | None = None
         while True:
             event = self._parse()
             if event is not None:
                 return event
             if self.fd not in self.open:
                 return Event("eof")
-            left = deadline - time.monotonic()
+            now = time.monotonic()
+            if baseline is None and now >= baseline_at:
+                baseline = (now, self.cpu())
+            left = deadline - now
             if left <= 0:
                 # This thread may have been descheduled past the deadline while
                 # the reply sat in the pipe: read what is there before judging
                 # (for a bounded grace, so a trickle of bytes cannot stall us).
-                if time.monotonic() < deadline + seconds and self._drain_ready():
+                if now < deadline + seconds and self._drain_ready():
                     continue
-                if self._starved(start, seconds, cpu_start):
+                if self._starved(start, seconds, baseline):
                     deadline = time.monotonic() + min(1.0, seconds / 2)
                     continue
                 return Event("timeout")
-            ready, _, _ = select.select(list(self.open), [], [], left)
+            wait = left if baseline is not None else min(left, baseline_at - now)
+            ready, _, _ = select.select(list(self.open), [], [], max(wait, 0.0))
             for fd in ready:
                 self._pump(fd)
             if self.printed > MAX_FLOOD_BYTES:
                 return Event("flood", detail=f"printed more than {MAX_FLOOD_BYTES >> 20} MiB")
 
-    def _starved(self, start: float, seconds: float, cpu_start: float | None) -> bool:
+    def _starved(self, start: float, seconds: float,
+                 baseline: tuple[float, float | None] | None) -> bool:
         """Did the child get too little CPU to have used its time? (Never past STRETCH.)"""
-        if cpu_start is None or time.monotonic() - start >= self.STRETCH * seconds:
+        if baseline is None or baseline[1] is None \
+                or time.monotonic() - start >= self.STRETCH * seconds:
             return False
         now = self.cpu()
-        return now is not None and now - cpu_start < self.BUSY_SHARE * seconds
+        since, cpu_then = baseline
+        return now is not None and now - cpu_then < self.BUSY_SHARE * (time.monotonic() - since)
+
+    def drain_ready(self) -> None:
+        """Take whatever output is already in the pipes, without waiting."""
+        self._drain_ready()
 
     def _drain_ready(self) -> bool:
         """Read whatever is ready now, without waiting; True if a reply byte arrived."""
@@ -171,7 +189,8 @@ class Reader:
         end = wire.LENGTH.size + size
         if len(self.buf) < end:
             return None
-        payload = bytes(self.buf[wire.LENGTH.size:end])
+        with memoryview(self.buf) as view:  # one copy, not two
+            payload = bytes(view[wire.LENGTH.size:end])
         del self.buf[:end]
         try:
             return Event("message", wire.unpack(payload, markers=False))

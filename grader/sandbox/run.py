@@ -27,7 +27,7 @@ from grader.sandbox.reader import MAX_STREAM_BYTES, Event, Reader, Streams
 from grader.sandbox.spawn import SANDBOX_DIR, Child, spawn
 
 __all__ = ["Call", "Limits", "MAX_STREAM_BYTES", "ModuleRun", "Task", "TaskOutcome", "probe",
-           "run_module"]
+           "run_module", "run_modules"]
 
 GRADER_DIR = SANDBOX_DIR.parent  # hidden from the child: it holds the reference engine
 MAX_FILE_MB = 16
@@ -71,6 +71,7 @@ class Task:
     key: str
     group: str
     calls: tuple[Call, ...]
+    shared: bool = False  # the same calls recur in other runs: their encoding is kept
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,7 @@ class CallOutcome:
     aliases: tuple[tuple[tuple, tuple], ...] = ()  # (output path, input path) sharing memory
     warnings: tuple[str, ...] = ()
     rng_advanced: tuple[bool, ...] = ()
-    global_rng_used: bool = False
+    global_rng_used: bool = False  # the global np.random state moved during the task
 
 
 @dataclass(frozen=True)
@@ -123,22 +124,37 @@ class ModuleRun:
 def run_module(files: dict[str, bytes], module: str, tasks: list[Task],
                limits: Limits = Limits()) -> ModuleRun:
     """Run ``tasks`` against ``module`` from the submission ``files`` (name -> source bytes)."""
+    return run_modules(files, [(module, tasks)], limits)[module]
+
+
+def run_modules(files: dict[str, bytes], plan: list[tuple[str, list[Task]]],
+                limits: Limits = Limits()) -> dict[str, ModuleRun]:
+    """Run each module's tasks, all modules in one child while it lasts.
+
+    One child per submission is what makes a batch fast (the sandbox set-up is
+    paid once). A module whose import or task kills the child costs only what
+    it touched: the child is replaced and the rest runs in the new one.
+    """
     start = time.monotonic()
-    outcomes: dict[str, TaskOutcome] = {}
-    streams = Streams()
-    pending = list(tasks)
+    outcomes: dict[str, dict[str, TaskOutcome]] = {module: {} for module, _ in plan}
+    streams = {module: Streams() for module, _ in plan}
+    seconds = dict.fromkeys(outcomes, 0.0)
+    pending = [(module, task) for module, tasks in plan for task in tasks]
     children = 0
     report: dict = {}
     while pending:
         children += 1
         with tempfile.TemporaryDirectory(prefix="grader-run-") as top:
             workdir, sandbox = _prepare(Path(top), files, limits)
-            done = _run_child(workdir, module, pending, limits, outcomes, streams, sandbox,
+            done = _run_child(workdir, pending, limits, outcomes, streams, seconds, sandbox,
                               report)
-        pending = [t for t in pending[done:] if t.key not in outcomes]
-    return ModuleRun(module, outcomes, streams.text("stdout"), streams.text("stderr"),
-                     time.monotonic() - start, children, tuple(report.get("active", ())),
-                     tuple(report.get("missing", ())))
+        pending = [(m, t) for m, t in pending[done:] if t.key not in outcomes[m]]
+    if not any(tasks for _, tasks in plan):
+        seconds = dict.fromkeys(outcomes, time.monotonic() - start)
+    return {module: ModuleRun(module, outcomes[module], streams[module].text("stdout"),
+                              streams[module].text("stderr"), seconds[module], children,
+                              tuple(report.get("active", ())), tuple(report.get("missing", ())))
+            for module, _ in plan}
 
 
 def _prepare(top: Path, files: dict[str, bytes], limits: Limits) -> tuple[Path, dict | None]:
@@ -168,48 +184,70 @@ def _stageable(name: str) -> bool:
             and stem not in ("sitecustomize", "usercustomize"))
 
 
-def _run_child(workdir: Path, module: str, tasks: list[Task], limits: Limits,
-               outcomes: dict[str, TaskOutcome], streams: "Streams", sandbox: dict | None,
-               report: dict) -> int:
-    """Run tasks in one child until all are done or the child fails; returns how many finished."""
+def _run_child(workdir: Path, entries: list[tuple[str, Task]], limits: Limits,
+               outcomes: dict[str, dict[str, TaskOutcome]], streams: dict[str, Streams],
+               seconds: dict[str, float], sandbox: dict | None, report: dict) -> int:
+    """Run entries in one child until all are done or the child fails; returns how many
+    of ``entries`` are settled (run, or given the failure that ended the child)."""
+    parts = [(module, [t for _, t in group])
+             for module, group in itertools.groupby(entries, key=lambda e: e[0])]
     proc, job_w, reply_r = spawn(workdir, _child_env(workdir), _rlimits(limits),
                                  use_zygote=limits.zygote)
-    job = wire.pack({"module": module, "sandbox": sandbox,
-                     "tasks": [_task_tree(t) for t in tasks]})
+    # A header, then per module a message naming it and one message per task.
+    job = b"".join([wire.pack({"sandbox": sandbox, "modules": len(parts)}), *(
+        piece for module, tasks in parts
+        for piece in (wire.pack({"module": module, "tasks": len(tasks)}),
+                      *(_task_message(t) for t in tasks)))])
     threading.Thread(target=_write_and_close, args=(job_w, job), daemon=True).start()
-    reader = Reader(reply_r, proc, streams)
-    done = 0
+    reader = Reader(reply_r, proc, streams[parts[0][0]])
+    settled = 0
     try:
         confined = reader.next(limits.import_seconds)
         if confined.kind == "message":
             _check_confinement(confined.value, report)
-            first = reader.next(limits.import_seconds)
-        else:
-            first = confined
-        if first.kind == "message" and not _is_ack(first.value):
-            first = Event("protocol", detail="malformed first reply")
-        if first.kind != "message" or "import_error" in first.value:
-            _import_failed(first, tasks, outcomes, proc, limits)
-            return len(tasks)
-        for task in tasks:
-            got = reader.next(limits.task_seconds)
-            outcome = _task_outcome(got.value) if got.kind == "message" else None
-            if outcome is not None and outcome.status != "protocol":
-                outcomes[task.key] = outcome
-                done += 1
-                continue
-            # A malformed reply means the child no longer follows the protocol:
-            # like a crash, it costs this task and the child is replaced.
-            outcomes[task.key] = outcome or _failure(got, proc, limits)
-            for later in tasks[done + 1:]:
-                if later.group == task.group:
-                    outcomes[later.key] = TaskOutcome(
-                        "skipped", detail=f"not run: an earlier case {got.kind_text}")
-            return done + 1
-        return done
+            confined = None
+        for module, tasks in parts:
+            started = time.monotonic()
+            # What the previous module printed before its last reply is in the
+            # pipes by now: take it before the next module's output starts.
+            reader.drain_ready()
+            reader.streams = streams[module]
+            ran, child_lost = _run_part(reader, proc, confined, tasks, limits, outcomes[module])
+            confined = None
+            seconds[module] += time.monotonic() - started
+            settled += ran
+            if child_lost:
+                return settled
+        return settled
     finally:
         proc.kill()
         reader.drain_and_close()
+
+
+def _run_part(reader: Reader, proc: Child, first: "Event | None", tasks: list[Task],
+              limits: Limits, outcomes: dict[str, TaskOutcome]) -> tuple[int, bool]:
+    """One module's import and tasks in a running child: (tasks settled, child lost?)."""
+    first = first or reader.next(limits.import_seconds)
+    if first.kind == "message" and not _is_ack(first.value):
+        first = Event("protocol", detail="malformed first reply")
+    if first.kind != "message" or "import_error" in first.value:
+        _import_failed(first, tasks, outcomes, proc, limits)
+        return len(tasks), first.kind != "message"
+    for done, task in enumerate(tasks):
+        got = reader.next(limits.task_seconds)
+        outcome = _task_outcome(got.value) if got.kind == "message" else None
+        if outcome is not None and outcome.status != "protocol":
+            outcomes[task.key] = outcome
+            continue
+        # A malformed reply means the child no longer follows the protocol:
+        # like a crash, it costs this task and the child is replaced.
+        outcomes[task.key] = outcome or _failure(got, proc, limits)
+        for later in tasks[done + 1:]:
+            if later.group == task.group:
+                outcomes[later.key] = TaskOutcome(
+                    "skipped", detail=f"not run: an earlier case {got.kind_text}")
+        return done + 1, True
+    return len(tasks), False
 
 
 def _check_confinement(value: Any, report: dict) -> None:
@@ -314,6 +352,19 @@ def _error_info(value: Any) -> ErrorInfo:
         return ErrorInfo("Error", "")
     return ErrorInfo(_text(value.get("type")) or "Error", _text(value.get("message")),
                      _text(value.get("where")))
+
+
+_encoded: dict[int, tuple[tuple, bytes]] = {}
+
+
+def _task_message(task: Task) -> bytes:
+    """A task's job message; encoded once for tasks whose calls recur (public cases)."""
+    if not task.shared:
+        return wire.pack(_task_tree(task))
+    cached = _encoded.get(id(task.calls))
+    if cached is None or cached[0] is not task.calls:
+        cached = _encoded[id(task.calls)] = (task.calls, wire.pack(_task_tree(task)))
+    return cached[1]
 
 
 def _task_tree(task: Task) -> dict:

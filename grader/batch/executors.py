@@ -1,0 +1,114 @@
+"""Where a batch's submissions are graded: worker processes here, or a Dask cluster.
+
+Both run the same task, ``grade_job``: a submission's files in, its frozen
+result out. The batch stores every result itself, so both executors write the
+same files. Worker processes are what let a batch use every core: the
+grader's own judging is Python, and one process runs it on one core at a time.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import signal
+import threading
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from typing import Protocol
+
+from grader.course import Course
+from grader.errors import GraderError
+from grader.grade import Options, grade_files
+from grader.results import SubmissionResult
+
+
+@dataclass(frozen=True)
+class Job:
+    """One submission to grade: its module files (name -> source bytes) and who it is."""
+
+    files: dict[str, bytes]
+    name: str
+    student: str
+
+
+def grade_job(job: Job, course: Course, secret: bytes | None) -> SubmissionResult:
+    """The per-submission task, the same wherever it runs."""
+    return grade_files(job.files, job.name, job.student, course,
+                       Options(secret=secret, student_id=job.student))
+
+
+class Executor(Protocol):
+    workers: int  # how many submissions it grades at once
+
+    def submit(self, job: Job) -> Future: ...
+
+    def close(self, cancel: bool = False) -> None: ...
+
+
+class LocalExecutor:
+    """``workers`` processes on this machine, each with its own pre-started zygote."""
+
+    def __init__(self, workers: int, course: Course, secret: bytes | None):
+        self.workers = workers
+        # fork starts a worker in milliseconds, but is only safe from a process
+        # with one thread; otherwise (e.g. inside a test run) a fresh interpreter.
+        method = "fork" if threading.active_count() == 1 else "spawn"
+        self.pool = ProcessPoolExecutor(workers, multiprocessing.get_context(method),
+                                        initializer=_start_worker, initargs=(course, secret))
+
+    def submit(self, job: Job) -> Future:
+        return self.pool.submit(_grade_here, job)
+
+    def close(self, cancel: bool = False) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=cancel)
+
+
+_worker: tuple[Course, bytes | None] | None = None
+
+
+def _start_worker(course: Course, secret: bytes | None) -> None:
+    global _worker
+    _worker = (course, secret)
+    # Ctrl-C is the batch's to handle: it stops handing out work and keeps what is done.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _grade_here(job: Job) -> SubmissionResult:
+    return grade_job(job, *_worker)
+
+
+class DaskExecutor:
+    """The same task on an existing Dask distributed cluster (``pip install
+    'gradflow-grader[dask]'``; the workers need the same grader version installed).
+
+    The course goes to every worker once; the secret travels with it, so a
+    cluster outside a trusted network should use a tls:// scheduler address.
+    """
+
+    def __init__(self, scheduler: str, course: Course, secret: bytes | None,
+                 timeout: float = 10.0):
+        try:
+            from distributed import Client
+        except ImportError:
+            raise GraderError("--executor dask needs Dask: pip install "
+                              "'gradflow-grader[dask]' (or dask[distributed])") from None
+        try:
+            self.client = Client(scheduler, timeout=timeout)
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise GraderError(f"cannot reach the Dask scheduler at {scheduler} "
+                              f"({type(exc).__name__}); check the address, or start one with "
+                              "`dask scheduler` and workers with `dask worker ADDRESS`") from None
+        self.workers = max(1, sum(w.get("nthreads", 1) for w in
+                                  self.client.scheduler_info()["workers"].values()))
+        self.shared = self.client.scatter((course, secret), broadcast=True)
+        self.executor = self.client.get_executor(pure=False)
+
+    def submit(self, job: Job) -> Future:
+        return self.executor.submit(_grade_shared, job, self.shared)
+
+    def close(self, cancel: bool = False) -> None:
+        self.executor.shutdown(wait=not cancel)
+        self.client.close()
+
+
+def _grade_shared(job: Job, shared: tuple[Course, bytes | None]) -> SubmissionResult:
+    return grade_job(job, *shared)
