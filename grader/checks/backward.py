@@ -14,8 +14,8 @@ import numpy as np
 
 from grader.checks import status
 from grader.checks.common import (check_inputs_kept, completed_calls, conformed, fail, judging,
-                                  passed)
-from grader.checks.compare import close, compare, fmt, fmt_pair
+                                  passed, reference)
+from grader.checks.compare import close, compare, compare_many, fmt, fmt_pair, norm
 from grader.checks.mistakes import MLP_MISTAKES, matching_mistake
 from grader.checks.model import Case, CaseResult, CheckDef, LayerRow
 from grader.checks.schema import Arr, ArrList, Ignored, Mismatch, Num, Seq, conform
@@ -274,7 +274,7 @@ def _judge_mlp_forward(case: Case, outcome: TaskOutcome, tol: Tolerance) -> Case
     y_hat, _ = conformed(case, Seq("the return value", (Arr("Y_hat", shape), Ignored("cache"))),
                          call.value, "mlp_forward")
     check_inputs_kept(case, (call,))
-    diff = compare(y_hat, _reference_forward(data)[0], tol)
+    diff = compare(y_hat, _reference_forward(case)[0], tol)
     if not diff.ok:
         hint = next((h for h, flags in FORWARD_MISTAKES
                      if close(y_hat, _forward_variant(data, **flags), LOOSE)), "")
@@ -282,20 +282,23 @@ def _judge_mlp_forward(case: Case, outcome: TaskOutcome, tol: Tolerance) -> Case
     return passed(case)
 
 
-def _reference_forward(data):
-    return layers.mlp_forward(data["X"], data["Ws"], data["bs"], ACTIVATIONS[data["act"]].fn)
+def _reference_forward(case: Case):
+    data = case.data
+    return reference(case, "mlp_forward", lambda: layers.mlp_forward(
+        data["X"], data["Ws"], data["bs"], ACTIVATIONS[data["act"]].fn))
 
 
-def _reference_backward(data):
-    _, cache = _reference_forward(data)
-    return layers.mlp_backward(data["dY"], cache, ACTIVATIONS[data["act"]].grad)
+def _reference_backward(case: Case):
+    _, cache = _reference_forward(case)
+    return reference(case, "mlp_backward", lambda: layers.mlp_backward(
+        case.data["dY"], cache, ACTIVATIONS[case.data["act"]].grad))
 
 
 @judging
 def _judge_mlp_backward(case: Case, outcome: TaskOutcome, tol: Tolerance) -> CaseResult:
     data = case.data
     calls = completed_calls(case, outcome)
-    ref = _reference_backward(data)
+    ref = _reference_backward(case)
     student = _conform_grads(case, calls[1].value, ref)
     check_inputs_kept(case, calls)
     rows = _layer_rows(student, ref, tol, case.hidden)
@@ -322,7 +325,7 @@ def _blame_forward(case: Case, forward_value, tol: Tolerance) -> None:
                            forward_value)
     except Mismatch:
         y_hat = None
-    if y_hat is None or not compare(y_hat, _reference_forward(data)[0], tol).ok:
+    if y_hat is None or not compare(y_hat, _reference_forward(case)[0], tol).ok:
         raise fail(case, status.WRONG,
                    "the gradients differ, but mlp_forward already returns a wrong Y_hat on "
                    "this case and mlp_backward works from its cache",
@@ -366,16 +369,16 @@ def _shape_hint(message: str, value, ref) -> str:
 
 
 def _layer_rows(student, ref, tol: Tolerance, hidden: bool) -> list[LayerRow]:
-    rows = []
-    for l in range(len(ref[0])):
-        diffs = [compare(s[l], r[l], tol) for s, r in zip(student, ref)]
-        rows.append(LayerRow(
-            layer=l + 1,
-            ref_norm=float("nan") if hidden else float(np.linalg.norm(ref[0][l])),
-            student_norm=float(np.linalg.norm(student[0][l])),
-            rel_error=max(d.rel_error for d in diffs),
-            match=all(d.ok for d in diffs)))
-    return rows
+    L = len(ref[0])
+    # Layer by layer, dW, db and dA: all 3L comparisons in one pass.
+    ok, rel = compare_many([part[l] for l in range(L) for part in student],
+                           [part[l] for l in range(L) for part in ref], tol)
+    ok, rel = ok.reshape(L, 3).all(axis=1), rel.reshape(L, 3).max(axis=1)
+    return [LayerRow(layer=l + 1,
+                     ref_norm=float("nan") if hidden else norm(ref[0][l]),
+                     student_norm=norm(student[0][l]),
+                     rel_error=float(rel[l]), match=bool(ok[l]))
+            for l in range(L)]
 
 
 def _entry_message(rows, student, ref, tol) -> str:

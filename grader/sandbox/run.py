@@ -292,6 +292,8 @@ def _failure(got: "Event", proc: Child, limits: Limits,
     code = proc.wait(timeout=1.0)
     proc.kill()
     code = proc.wait() if code is None else code
+    if code is None:  # its starter (the zygote) went away before telling us
+        return TaskOutcome("exited", detail=f"the process ended {phase}".strip())
     if code == -signal.SIGXCPU:
         return TaskOutcome("timeout", detail=f"used more than {limits.cpu_seconds} s of CPU time "
                                              f"{phase}".strip())

@@ -21,13 +21,14 @@ def _case(label_part: str, hidden_index: int | None = None):
 
 
 def _reference(case):
-    return backward._reference_backward(case.data)
+    # Copies: the judge keeps the reference of a public case for the next student.
+    return tuple([a.copy() for a in part] for part in backward._reference_backward(case))
 
 
 def _outcome(grads, mutated=(), case=None, y_hat=None):
     """What the child reports: mlp_forward's (Y_hat, dropped cache), then the gradients."""
     if y_hat is None:
-        y_hat = backward._reference_forward(case.data)[0] if case else DROPPED
+        y_hat = backward._reference_forward(case)[0] if case else DROPPED
     return TaskOutcome("ok", (CallOutcome((y_hat, DROPPED)),
                               CallOutcome(grads, mutated=mutated)))
 
@@ -180,7 +181,7 @@ def test_other_backward_checks_accept_the_reference(name):
             calls = (CallOutcome((DROPPED, DROPPED)),
                      CallOutcome(backward.layers.linear_backward(d["dout"], cache)))
         else:
-            calls = (CallOutcome((backward._reference_forward(d)[0], DROPPED)),)
+            calls = (CallOutcome((backward._reference_forward(case)[0], DROPPED)),)
         result = check.judge(case, TaskOutcome("ok", calls), check.tolerance)
         assert result.passed, (case.label, result.message)
 
@@ -197,3 +198,21 @@ def test_a_wrong_forward_pass_is_blamed_not_the_backward_pass():
     # A correct backward pass passes even when the forward output was wrong.
     result = CHECK.judge(case, _outcome(_reference(case), case=case, y_hat=y_without_bias), TOL)
     assert result.passed
+
+
+def test_a_public_reference_is_computed_once_and_judging_leaves_it_intact():
+    case = _case("2 layers")
+    first = backward._reference_backward(case)
+    assert backward._reference_backward(case) is first  # kept for the next student
+    fresh = backward.layers.mlp_backward(
+        case.data["dY"], backward.layers.mlp_forward(
+            case.data["X"], case.data["Ws"], case.data["bs"],
+            backward.ACTIVATIONS[case.data["act"]].fn)[1],
+        backward.ACTIVATIONS[case.data["act"]].grad)
+    dWs, dbs, dAs = _reference(case)
+    CHECK.judge(case, _outcome(([w * 2 for w in dWs], dbs, dAs), case=case), TOL)
+    for kept, new in zip(first, fresh):
+        for a, b in zip(kept, new):
+            np.testing.assert_array_equal(a, b)
+    hidden = _case("", hidden_index=0)
+    assert backward._reference_backward(hidden) is not backward._reference_backward(hidden)
