@@ -22,7 +22,7 @@ from grader.errors import GraderError
 from grader.generate import generate as generate_files
 from grader.grade import Options, grade as grade_submission
 from grader.export import build_gradescope_bundle
-from grader.files import write_json
+from grader.files import write_json, write_text
 from grader.report.gradescope import to_gradescope
 from grader.report.text import render
 from grader.sandbox.run import probe
@@ -88,24 +88,36 @@ def main() -> None:
 @click.option("--exercise", "-e", help="Grade only this exercise (id or module name).")
 @click.option("--verbose", "-v", is_flag=True, help="Show every failing case in detail.")
 @click.option("--color/--no-color", default=None, help="Colour the report (default: on a terminal).")
+@click.option("--html", "html_path", type=click.Path(path_type=Path),
+              help="Also write an HTML report with plots to this file.")
 @course_option
 @_fail_cleanly
-def check(path, exercise, verbose, color, course_path):
+def check(path, exercise, verbose, color, html_path, course_path):
     """Check your work on the public cases and explain what is wrong.
 
-    PATH is the folder holding your modules (default: exercises/). Exit code 0
-    when every check passes, 1 when some fail.
+    PATH is the folder holding your modules, or your notebook (default:
+    exercises/). In a notebook, only code cells tagged module:NAME are graded.
+    Exit code 0 when every check passes, 1 when some fail.
 
     \b
     Example:
       grader check --exercise backward
+      grader check exercises/backward.ipynb --html report.html
     """
     course = _course(course_path)
     path = path or _default("exercises")
     result = grade_submission(path, course, Options(exercise=exercise))
     colour = sys.stdout.isatty() if color is None else color
     click.echo(render(result, _style(colour), verbose))
+    if html_path:
+        _write_html(html_path, result)
     sys.exit(0 if result.score == result.max_score else 1)
+
+
+def _write_html(path: Path, result) -> None:
+    from grader.report.html import submission_html  # only when asked for
+    write_text(path, submission_html(result))
+    click.echo(f"HTML report: {path}", err=True)
 
 
 @main.command()
@@ -116,10 +128,12 @@ def check(path, exercise, verbose, color, course_path):
 @click.option("--public-only", is_flag=True,
               help="Skip hidden cases (no course secret needed).")
 @click.option("--exercise", "-e", help="Grade only this exercise.")
+@click.option("--html", "html_path", type=click.Path(path_type=Path),
+              help="Also write the student's HTML feedback report to this file.")
 @course_option
 @_fail_cleanly
-def grade(submission, json_path, student_id, public_only, exercise, course_path):
-    """Grade one submission folder and write Gradescope-format JSON.
+def grade(submission, json_path, student_id, public_only, exercise, html_path, course_path):
+    """Grade one submission (a folder or a notebook) and write Gradescope-format JSON.
 
     Hidden cases are drawn from the course secret (the environment variable
     named in course.yaml, GRADER_SECRET by default) and the student id.
@@ -134,6 +148,8 @@ def grade(submission, json_path, student_id, public_only, exercise, course_path)
     result = grade_submission(submission, course, Options(exercise=exercise, secret=secret,
                                                           student_id=student_id))
     write_json(json_path, to_gradescope(result))
+    if html_path:
+        _write_html(html_path, result)
     click.echo(f"{result.student_id}: {result.score:g}/{result.max_score:g} -> {json_path}")
 
 
@@ -144,31 +160,47 @@ def grade(submission, json_path, student_id, public_only, exercise, course_path)
 @click.option("--jobs", "-j", type=click.IntRange(1, 256), default=None,
               help="Submissions graded at once (default: one per core).")
 @click.option("--public-only", is_flag=True, help="Skip hidden cases (no secret needed).")
+@click.option("--executor", type=click.Choice(["local", "dask"]), default="local",
+              show_default=True, help="Grade in worker processes here, or on a Dask cluster.")
+@click.option("--scheduler", metavar="ADDRESS",
+              help="The Dask scheduler, e.g. tcp://10.0.0.5:8786 (with --executor dask).")
 @course_option
 @_fail_cleanly
-def batch(submissions, out, jobs, public_only, course_path):
-    """Grade a whole class: every sub-folder or .zip in SUBMISSIONS.
+def batch(submissions, out, jobs, public_only, executor, scheduler, course_path):
+    """Grade a whole class: every sub-folder, .zip or .ipynb in SUBMISSIONS.
 
-    Writes, per student, RESULTS/students/ID/results.json (Gradescope format)
-    and feedback.md as soon as each is graded, then gradebook.csv,
-    summary.json and summary.md. Rerun the same command after an interruption:
-    finished students are skipped, changed submissions are regraded.
+    Writes, per student, RESULTS/students/ID/results.json (Gradescope format),
+    feedback.md and feedback.html as soon as each is graded, then
+    gradebook.csv, summary.json, summary.md and report.html. Rerun the same
+    command after an interruption: finished students are skipped, changed
+    submissions are regraded.
 
     \b
     Example:
       GRADER_SECRET=... grader batch submissions/ --out results/ --jobs 2
+      grader batch submissions/ --out results/ --executor dask --scheduler tcp://head:8786
     """
     course_file = _course_file(course_path)
     course = _course(course_file)
     secret = _secret_or_fail(course, public_only)
+    if (executor == "dask") != (scheduler is not None):
+        raise GraderError("--executor dask needs --scheduler ADDRESS (and --scheduler needs "
+                          "--executor dask)")
+    pool = None
+    if executor == "dask":
+        from grader.batch.executors import DaskExecutor
+        pool = DaskExecutor(scheduler, course, secret)
     show = _progress_printer()
     try:
         progress, summary = run_batch(submissions, out, course, course_file.read_bytes(),
-                                      secret, jobs or os.cpu_count() or 1, show)
+                                      secret, jobs or os.cpu_count() or 1, show, pool)
     except KeyboardInterrupt:
         click.echo("\ninterrupted: every student graded so far is saved; run the same "
                    "command again to go on", err=True)
         sys.exit(130)
+    finally:
+        if pool is not None:
+            pool.close()
     click.echo(f"\n{progress.total} submissions: {progress.graded} graded, "
                f"{progress.skipped} unchanged since the last run, {progress.unreadable} "
                f"unreadable; mean {summary['mean']:g}/{summary['max_score']:g}, "

@@ -22,3 +22,7 @@ class WireError(GraderError):
     Raised inside the runner and turned into a per-check result there; it never
     reaches the CLI.
     """
+
+
+class NotebookError(GraderError):
+    """A submitted notebook cannot be read: not JSON, not a version 4 notebook, or too large."""

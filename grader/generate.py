@@ -13,9 +13,12 @@ Rules for markers:
   and one ``raise``), and a module holds at least one, so that a file without markers is
   never copied to students with its answers in it.
 
-Each kind of derived file is an :class:`OutputKind` (a file suffix and a render function);
-:func:`generate` writes, or with ``check=True`` compares, every kind for every solution
-module. Adding notebooks later means adding one more kind to ``OUTPUT_KINDS``.
+Each kind of derived file is an :class:`OutputKind` (a file suffix, the folder it goes to,
+a render function, and how to recognise a file it wrote); :func:`generate` writes, or with
+``check=True`` compares, every kind for every solution module. The kinds: the stub module
+``exercises/<module>.py``, the stub lesson notebook ``exercises/<module>.ipynb`` and the
+solved lesson notebook ``solutions/<module>.ipynb`` (see grader.notebook; nbformat is only
+imported when a notebook is rendered).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import tokenize
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from grader.errors import GraderError
 
@@ -174,15 +178,57 @@ def render_stub(solution: Path) -> str:
 # ---------------------------------------------------------------------------- outputs
 
 
+def render_stub_notebook(solution: Path) -> str:
+    """The exercises/ lesson notebook for one solution file: stubs in the tagged cells."""
+    return _render_notebook(solution, solved=False)
+
+
+def render_solved_notebook(solution: Path) -> str:
+    """The solutions/ lesson notebook for one solution file: the reference code."""
+    return _render_notebook(solution, solved=True)
+
+
+def _render_notebook(solution: Path, solved: bool) -> str:
+    # Imported here: grader.notebook imports this module, and nbformat is only paid for
+    # when a notebook is actually rendered.
+    from grader.lessons import lesson_for
+    from grader.notebook import lesson_notebook, notebook_text
+
+    source = _read_text(solution)
+    lesson = lesson_for(solution.stem, source)
+    notebook = lesson_notebook(solution.stem, source, solved, lesson.markdown, lesson.demo)
+    return notebook_text(notebook)
+
+
+def _has_header(text: str) -> bool:
+    return text.startswith(_HEADER_PREFIX)
+
+
+def _is_generated_notebook(text: str) -> bool:
+    from grader.notebook import is_generated_notebook
+
+    return is_generated_notebook(text)
+
+
 @dataclass(frozen=True)
 class OutputKind:
-    """One kind of derived file: exercises/<solution stem><suffix>, rendered from a solution."""
+    """One kind of derived file: <folder>/<solution stem><suffix>, rendered from a solution.
+
+    ``folder`` is "exercises" or "solutions"; ``generated`` tells a file this kind wrote
+    (and may delete once its solution is gone) from one a person put there.
+    """
 
     suffix: str
     render: Callable[[Path], str]
+    folder: Literal["exercises", "solutions"] = "exercises"
+    generated: Callable[[str], bool] = _has_header
 
 
-OUTPUT_KINDS: tuple[OutputKind, ...] = (OutputKind(".py", render_stub),)
+OUTPUT_KINDS: tuple[OutputKind, ...] = (
+    OutputKind(".py", render_stub),
+    OutputKind(".ipynb", render_stub_notebook, "exercises", _is_generated_notebook),
+    OutputKind(".ipynb", render_solved_notebook, "solutions", _is_generated_notebook),
+)
 
 
 def solution_modules(solutions_dir: Path) -> list[Path]:
@@ -199,39 +245,41 @@ def planned_outputs(
     kinds: tuple[OutputKind, ...] = OUTPUT_KINDS,
 ) -> dict[Path, str]:
     """Every file generate() would write, mapped to its exact text."""
-    exercises_dir = Path(exercises_dir)
     planned: dict[Path, str] = {}
     for solution in solution_modules(solutions_dir):
         for kind in kinds:
-            planned[exercises_dir / (solution.stem + kind.suffix)] = kind.render(solution)
+            folder = _folder(kind, solutions_dir, exercises_dir)
+            planned[folder / (solution.stem + kind.suffix)] = kind.render(solution)
     return planned
 
 
 def generate(solutions_dir: Path, exercises_dir: Path, check: bool = False) -> list[Path]:
-    """Write the derived files of every solution module into exercises_dir.
+    """Write the derived files of every solution module: stubs and stub notebooks into
+    exercises_dir, solved notebooks into solutions_dir.
 
     Returns the files written, sorted. Each file is written atomically (a temporary file
-    in the same folder, then os.replace). A stale file of a known kind that carries the
-    generated header but has no solution any more is deleted; other extra files are left
-    alone.
+    in the same folder, then os.replace). A stale file of a known kind that its kind
+    recognises as generated (the header line of a stub, the grader metadata of a
+    notebook) but has no solution any more is deleted; other extra files are left alone.
 
     With check=True nothing is written; the return value lists the files that are out of
-    date: differing, missing, or extra (a file of a known kind, not starting with '_',
-    that no solution module produces). An empty list means exercises_dir is up to date.
+    date: differing, missing, or extra (a file of a known kind in its folder, not
+    starting with '_', that no solution module produces). An empty list means both
+    folders are up to date.
     """
-    exercises_dir = Path(exercises_dir)
+    solutions_dir, exercises_dir = Path(solutions_dir), Path(exercises_dir)
     planned = planned_outputs(solutions_dir, exercises_dir)
-    extra = _extra_files(exercises_dir, planned)
+    extra = _extra_files(solutions_dir, exercises_dir, planned)
 
     if check:
         stale = [path for path, text in planned.items() if not _same(path, text)]
-        return sorted(stale + extra)
+        return sorted(stale + [path for path, _ in extra])
 
     exercises_dir.mkdir(parents=True, exist_ok=True)
     for path, text in planned.items():
         _write_atomic(path, text)
-    for path in extra:
-        if _read_text(path).startswith(_HEADER_PREFIX):
+    for path, kind in extra:
+        if kind.generated(_read_text(path)):
             path.unlink()
     return sorted(planned)
 
@@ -341,15 +389,21 @@ def _line_ending(line: str) -> str:
     return "\n"
 
 
-def _extra_files(exercises_dir: Path, planned: dict[Path, str]) -> list[Path]:
-    if not exercises_dir.is_dir():
-        return []
-    extra = []
+def _folder(kind: OutputKind, solutions_dir: Path, exercises_dir: Path) -> Path:
+    return Path(solutions_dir if kind.folder == "solutions" else exercises_dir)
+
+
+def _extra_files(solutions_dir: Path, exercises_dir: Path,
+                 planned: dict[Path, str]) -> list[tuple[Path, OutputKind]]:
+    extra: dict[Path, OutputKind] = {}
     for kind in OUTPUT_KINDS:
-        for path in exercises_dir.glob("*" + kind.suffix):
+        folder = _folder(kind, solutions_dir, exercises_dir)
+        if not folder.is_dir():
+            continue
+        for path in folder.glob("*" + kind.suffix):
             if path.is_file() and not path.name.startswith("_") and path not in planned:
-                extra.append(path)
-    return sorted(extra)
+                extra.setdefault(path, kind)
+    return sorted(extra.items())
 
 
 def _read_text(path: Path) -> str:

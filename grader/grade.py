@@ -12,7 +12,7 @@ import hmac
 import os
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -23,8 +23,10 @@ from grader.course import Check, Course, Exercise
 from grader.errors import SubmissionPathError
 from grader.results import CheckResult, ExerciseResult, SubmissionResult
 from grader.sandbox.run import Limits, ModuleRun, Task, run_modules
+from grader.submission import Modules, assemble, is_notebook
 
 MAX_SOURCE_BYTES = 1 << 20
+MAX_NOTEBOOK_BYTES = 20 << 20
 
 
 @dataclass(frozen=True)
@@ -51,27 +53,44 @@ def grade_files(files: dict[str, bytes], name: str, student: str, course: Course
     exercises = [course.exercise(options.exercise)] if options.exercise else list(course.exercises)
     limits = Limits(course.limits.task_seconds, course.limits.import_seconds,
                     course.limits.memory_mb, course.limits.cpu_seconds)
+    modules = assemble(files, [ex.module for ex in course.exercises])
     plans = [_plan(ex, course, options, student) for ex in exercises]
-    present = [p for p in plans if f"{p.exercise.module}.py" in files]
-    runs = run_modules(files, [(p.exercise.module, p.tasks) for p in present], limits) \
+    present = [p for p in plans if f"{p.exercise.module}.py" in modules.files]
+    runs = run_modules(modules.files, [(p.exercise.module, p.tasks) for p in present], limits) \
         if present else {}
-    results = tuple(_judge(p, runs.get(p.exercise.module), course) for p in plans)
+    results = tuple(_located(_judge(p, runs.get(p.exercise.module), course,
+                                    modules.missing.get(p.exercise.module)), modules)
+                    for p in plans)
     return SubmissionResult(name, student, course.title, results,
-                            options.secret is not None, time.monotonic() - start)
+                            options.secret is not None, time.monotonic() - start,
+                            modules.notes)
 
 
 def read_submission(path: Path) -> dict[str, bytes]:
-    """The submission's top-level .py files, by name."""
+    """The submission's files by name: a folder's top-level .py and .ipynb files, or one
+    notebook."""
     if not path.exists():
         raise SubmissionPathError(f"{path}: no such file or folder")
+    if path.is_file() and is_notebook(path.name):
+        return {path.name: _read_capped(path, MAX_NOTEBOOK_BYTES)}
     if not path.is_dir():
-        raise SubmissionPathError(f"{path}: not a folder; pass the folder that holds your "
-                                  "exercise modules (e.g. exercises/)")
+        raise SubmissionPathError(f"{path}: not a folder or a notebook; pass the folder that "
+                                  "holds your exercise modules (e.g. exercises/) or your .ipynb")
     files = {}
-    for file in sorted(path.glob("*.py")):
-        if file.is_file() and file.stat().st_size <= MAX_SOURCE_BYTES:
+    for file in sorted(path.iterdir()):
+        cap = MAX_NOTEBOOK_BYTES if is_notebook(file.name) else MAX_SOURCE_BYTES
+        if file.suffix in (".py", ".ipynb") and file.is_file() and file.stat().st_size <= cap:
             files[file.name] = file.read_bytes()
     return files
+
+
+def _read_capped(path: Path, cap: int) -> bytes:
+    with path.open("rb") as f:
+        data = f.read(cap + 1)
+    if len(data) > cap:
+        raise SubmissionPathError(f"{path}: larger than {cap >> 20} MiB; clear its outputs "
+                                  "(Edit > Clear All Outputs), save and try again")
+    return data
 
 
 def student_id(path: Path, course: Course) -> str:
@@ -106,12 +125,13 @@ def _plan(exercise: Exercise, course: Course, options: Options, student: str) ->
         for check in exercise.checks))
 
 
-def _judge(plan: _Plan, run: ModuleRun | None, course: Course) -> ExerciseResult:
+def _judge(plan: _Plan, run: ModuleRun | None, course: Course,
+           missing: str | None = None) -> ExerciseResult:
     exercise = plan.exercise
     if run is None:
         reason = CaseResult("module", status.MISSING_MODULE,
-                            f"no {exercise.module}.py in the submission; add it (start from "
-                            f"exercises/{exercise.module}.py)")
+                            missing or f"no {exercise.module}.py in the submission; add it "
+                                       f"(start from exercises/{exercise.module}.py)")
         results = tuple(_check_result(exercise, check, course, (reason,))
                         for check, _, _ in plan.checks)
         return ExerciseResult(exercise.id, exercise.module, exercise.title, results)
@@ -123,6 +143,16 @@ def _judge(plan: _Plan, run: ModuleRun | None, course: Course) -> ExerciseResult
         results.append(_check_result(exercise, check, course, judged))
     return ExerciseResult(exercise.id, exercise.module, exercise.title, tuple(results),
                           run.stdout, run.stderr, run.seconds, run.active, run.missing)
+
+
+def _located(result: ExerciseResult, modules: Modules) -> ExerciseResult:
+    """Point file:line references in a notebook-built module at the notebook's cells."""
+    if not modules.from_notebooks:
+        return result
+    checks = tuple(replace(check, cases=tuple(
+        replace(case, message=modules.locate(case.message), where=modules.locate(case.where))
+        for case in check.cases)) for check in result.checks)
+    return replace(result, checks=checks, stderr=modules.locate(result.stderr))
 
 
 def _cases(exercise: Exercise, check: Check, spec: CheckDef, course: Course,

@@ -66,6 +66,7 @@ class SubmissionResult:
     exercises: tuple[ExerciseResult, ...]
     hidden_cases: bool
     seconds: float = 0.0
+    notes: tuple[str, ...] = ()  # how the submission was read (e.g. notebook cells left out)
 
     @property
     def score(self) -> float:

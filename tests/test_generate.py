@@ -99,7 +99,9 @@ def copy_tree(tmp_path):
         (solutions / path.name).write_bytes(path.read_bytes())
     exercises = tmp_path / "exercises"
     written = generate(solutions, exercises)
-    assert written == sorted(exercises / p.name for p in MODULES)
+    assert written == sorted([exercises / p.name for p in MODULES]
+                             + [exercises / f"{p.stem}.ipynb" for p in MODULES]
+                             + [solutions / f"{p.stem}.ipynb" for p in MODULES])
     return solutions, exercises
 
 
@@ -119,7 +121,55 @@ def test_check_reports_a_solution_changed_without_regenerating(copy_tree):
     solutions, exercises = copy_tree
     solution = solutions / "backward.py"
     solution.write_text(solution.read_text().replace("Exercise 4", "Exercise four"))
-    assert generate(solutions, exercises, check=True) == [exercises / "backward.py"]
+    assert generate(solutions, exercises, check=True) == [
+        exercises / "backward.ipynb", exercises / "backward.py", solutions / "backward.ipynb"]
+
+
+def test_check_reports_an_answer_changed_in_the_solved_notebook_only(copy_tree):
+    solutions, exercises = copy_tree
+    solution = solutions / "clipping.py"
+    solution.write_text(solution.read_text().replace("scale = min(coef, 1.0)",
+                                                     "scale = min(coef, 1.0)  # never up"))
+    assert generate(solutions, exercises, check=True) == [solutions / "clipping.ipynb"]
+
+
+@pytest.mark.parametrize("folder", ["exercises", "solutions"])
+def test_check_reports_a_hand_edited_notebook(copy_tree, folder):
+    solutions, exercises = copy_tree
+    notebook = (exercises if folder == "exercises" else solutions) / "clipping.ipynb"
+    notebook.write_text(notebook.read_text().replace("import numpy as np", "import numpy"))
+    assert generate(solutions, exercises, check=True) == [notebook]
+    generate(solutions, exercises)
+    assert generate(solutions, exercises, check=True) == []
+
+
+def test_check_reports_a_changed_lesson(copy_tree, monkeypatch):
+    from grader import lessons
+
+    solutions, exercises = copy_tree
+    changed = lessons.Lesson("A new lesson.", lessons.LESSONS["clipping"].demo)
+    monkeypatch.setitem(lessons.LESSONS, "clipping", changed)
+    assert generate(solutions, exercises, check=True) == [
+        exercises / "clipping.ipynb", solutions / "clipping.ipynb"]
+
+
+def test_generated_notebooks_are_byte_stable(copy_tree):
+    solutions, exercises = copy_tree
+    notebooks = sorted([*exercises.glob("*.ipynb"), *solutions.glob("*.ipynb")])
+    before = {path: path.read_bytes() for path in notebooks}
+    generate(solutions, exercises)
+    assert {path: path.read_bytes() for path in notebooks} == before
+    for path in notebooks:
+        assert path.read_bytes() == (REPO / path.parent.name / path.name).read_bytes()
+
+
+def test_check_reports_missing_and_extra_notebooks(copy_tree):
+    solutions, exercises = copy_tree
+    (solutions / "backward.ipynb").unlink()
+    (exercises / "scratch.ipynb").write_text("{}")
+    (solutions / "_notes.ipynb").write_text("{}")
+    assert generate(solutions, exercises, check=True) == [
+        exercises / "scratch.ipynb", solutions / "backward.ipynb"]
 
 
 def test_check_reports_missing_and_extra_files_and_writes_nothing(copy_tree):
@@ -137,9 +187,16 @@ def test_generate_removes_orphaned_stubs_only(copy_tree):
     solutions, exercises = copy_tree
     (solutions / "clipping.py").unlink()
     (exercises / "mine.py").write_text("x = 1\n")
+    (exercises / "mine.ipynb").write_text('{"metadata": {}}')
+    (solutions / "ours.ipynb").write_text('{"metadata": {}}')
     generate(solutions, exercises)
-    names = sorted(p.name for p in exercises.iterdir())
+    names = sorted(p.name for p in exercises.iterdir() if p.suffix == ".py")
     assert names == ["activations.py", "backward.py", "initializers.py", "mine.py"]
+    notebooks = sorted(p.name for p in exercises.iterdir() if p.suffix == ".ipynb")
+    assert notebooks == ["activations.ipynb", "backward.ipynb", "initializers.ipynb",
+                         "mine.ipynb"]
+    solved = sorted(p.name for p in solutions.iterdir() if p.suffix == ".ipynb")
+    assert solved == ["activations.ipynb", "backward.ipynb", "initializers.ipynb", "ours.ipynb"]
 
 
 def test_generate_skips_private_modules_and_leaves_no_temp_files(tmp_path):
@@ -148,9 +205,13 @@ def test_generate_skips_private_modules_and_leaves_no_temp_files(tmp_path):
     (solutions / "_helpers.py").write_text("x = 1\n")
     (solutions / "double.py").write_text(GOOD)
     written = generate(solutions, tmp_path / "out")
-    assert written == [tmp_path / "out" / "double.py"]
-    assert [p.name for p in (tmp_path / "out").iterdir()] == ["double.py"]
-    text = written[0].read_text()
+    assert written == [tmp_path / "out" / "double.ipynb", tmp_path / "out" / "double.py",
+                       solutions / "double.ipynb"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["double.ipynb", "double.py"]
+    assert sorted(p.name for p in solutions.iterdir()) == ["_helpers.py", "double.ipynb",
+                                                           "double.py"]
+    assert "The `double` exercise." in (tmp_path / "out" / "double.ipynb").read_text()
+    text = written[1].read_text()
     assert text.splitlines()[0].startswith("# Generated by `grader generate` from solutions/")
     assert text.split("\n", 1)[1] == make_stub(GOOD, "double.py")
 

@@ -2,6 +2,7 @@
 
     RESULTS/students/<id>/results.json   Gradescope format, as `grader grade`
     RESULTS/students/<id>/feedback.md    for the student
+    RESULTS/students/<id>/feedback.html  the same, with plots
     RESULTS/students/<id>/record.json    what the gradebook and summary are built from
 
 record.json is written last, atomically: its presence means the student is
@@ -20,6 +21,7 @@ from pathlib import Path
 from grader import __version__
 from grader.files import write_json, write_text
 from grader.report.gradescope import to_gradescope
+from grader.report.html import submission_html
 from grader.report.markdown import feedback_markdown
 from grader.results import SubmissionResult
 
@@ -73,6 +75,7 @@ def save_graded(results: Path, result: SubmissionResult, source: str, content_ha
     where = folder(results, result.student_id)
     write_json(where / "results.json", to_gradescope(result))
     write_text(where / "feedback.md", feedback_markdown(result))
+    write_text(where / "feedback.html", submission_html(result))
     record = {
         "student_id": result.student_id, "source": source, "hash": content_hash,
         "course": course_fp, "status": "graded", "reason": "",

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Iterable
 
 from grader.files import write_json, write_text
+from grader.report.html import class_html
 
 BINS = 10
 
@@ -117,4 +118,5 @@ def write_reports(results: Path, records: Iterable[dict], exercise_ids: list[str
     data = summary.to_dict()
     write_json(results / "summary.json", data)
     write_text(results / "summary.md", summary_markdown(data, title))
+    write_text(results / "report.html", class_html(data, title))
     return data

@@ -1,4 +1,4 @@
-"""Read one student's submission (a folder or a .zip) into memory, safely.
+"""Read one student's submission (a folder, a .zip or a notebook) into memory, safely.
 
 A submission is untrusted input: nothing is extracted to disk, no link is
 followed, and every size is capped both before reading (from what the file
@@ -26,8 +26,10 @@ from pathlib import Path
 from grader.errors import SubmissionPathError
 
 MAX_FILE_BYTES = 1 << 20  # one .py file, uncompressed
+MAX_NOTEBOOK_BYTES = 20 << 20  # one .ipynb file (outputs, images and all), uncompressed
 MAX_TOTAL_BYTES = 8 << 20  # all .py files read from one submission
-MAX_FILES = 64  # .py files read from one submission
+MAX_NOTEBOOK_TOTAL = 40 << 20  # all .ipynb files read from one submission
+MAX_FILES = 64  # .py and .ipynb files read from one submission
 MAX_MEMBERS = 1000  # entries a zip may list, whatever they are
 MAX_ZIP_BYTES = 32 << 20  # the .zip file itself
 MAX_DIRECTORY_BYTES = 1 << 20  # a zip's central directory, checked before it is parsed
@@ -45,7 +47,8 @@ class UnpackError(Exception):
 
 
 def read_files(path: Path) -> dict[str, bytes]:
-    """The submission's modules, name -> source bytes (e.g. "activations.py" -> b"...")."""
+    """The submission's files, name -> bytes: its modules (e.g. "activations.py") and
+    notebooks ("lesson.ipynb"), from a folder, a .zip or a single notebook."""
     path = Path(path)
     try:
         mode = os.stat(path).st_mode
@@ -55,10 +58,12 @@ def read_files(path: Path) -> dict[str, bytes]:
         files = _read_folder(path)
     elif stat.S_ISREG(mode) and path.name.lower().endswith(".zip"):
         files = _read_zip(path)
+    elif stat.S_ISREG(mode) and _is_notebook(path.name):
+        files = _read_notebook_file(path)
     else:
-        raise SubmissionPathError(f"{path}: not a folder or a .zip file")
+        raise SubmissionPathError(f"{path}: not a folder, a .zip or an .ipynb file")
     if not files:
-        raise UnpackError(f"no .py files found in the submission; {HOW_TO_ZIP}")
+        raise UnpackError(f"no .py or .ipynb files found in the submission; {HOW_TO_ZIP}")
     return files
 
 
@@ -81,7 +86,7 @@ def student_id(path: Path, pattern: str) -> str:
     become '_', and so do leading dots: never empty, hidden, '.' or '..'.
     """
     name = Path(os.path.abspath(path)).name
-    stem = name[:-4] if name.lower().endswith(".zip") else name
+    stem = re.sub(r"\.(zip|ipynb)$", "", name, flags=re.IGNORECASE)
     match = re.search(pattern, stem)
     found = match.groupdict().get("id") if match else None
     raw = found or stem
@@ -92,7 +97,7 @@ def student_id(path: Path, pattern: str) -> str:
 
 
 def discover(folder: Path) -> list[Path]:
-    """The submissions in a class folder: its sub-folders and .zip files, by name.
+    """The submissions in a class folder: its sub-folders, .zip and .ipynb files, by name.
 
     Hidden entries, symlinks, macOS's __MACOSX folder and any other file are skipped.
     """
@@ -107,7 +112,8 @@ def discover(folder: Path) -> list[Path]:
         if entry.name.startswith(".") or entry.name in IGNORED_FOLDERS or entry.is_symlink():
             continue
         if entry.is_dir(follow_symlinks=False) or (
-                entry.is_file(follow_symlinks=False) and entry.name.lower().endswith(".zip")):
+                entry.is_file(follow_symlinks=False)
+                and (entry.name.lower().endswith(".zip") or _is_notebook(entry.name))):
             found.append(Path(entry.path))
     return sorted(found, key=lambda p: p.name)
 
@@ -116,7 +122,8 @@ def discover(folder: Path) -> list[Path]:
 
 
 def _read_folder(path: Path) -> dict[str, bytes]:
-    """Top-level regular .py files; opened relative to the folder, never through a link."""
+    """Top-level regular .py and .ipynb files; opened relative to the folder, never
+    through a link."""
     try:
         folder = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     except OSError as exc:
@@ -124,7 +131,7 @@ def _read_folder(path: Path) -> dict[str, bytes]:
     try:
         files: dict[str, bytes] = {}
         for name in sorted(os.listdir(folder)):
-            if name.startswith(".") or not name.endswith(".py"):
+            if not _wanted(name):
                 continue
             data = _read_entry(folder, name, path)
             if data is not None:
@@ -153,10 +160,21 @@ def _read_entry(folder: int, name: str, path: Path) -> bytes | None:
     with open(fd, "rb", closefd=True) as file:
         if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
             return None
-        data = file.read(MAX_FILE_BYTES + 1)  # not trusting st_size: the file may grow
-    if len(data) > MAX_FILE_BYTES:
+        data = file.read(_cap(name) + 1)  # not trusting st_size: the file may grow
+    if len(data) > _cap(name):
         raise _too_large(name)
     return data
+
+
+def _read_notebook_file(path: Path) -> dict[str, bytes]:
+    try:
+        with open(path, "rb") as file:
+            data = file.read(MAX_NOTEBOOK_BYTES + 1)
+    except OSError as exc:
+        raise SubmissionPathError(f"{path}: {exc.strerror.lower()}") from None
+    if len(data) > MAX_NOTEBOOK_BYTES:
+        raise _too_large(path.name)
+    return {path.name: data}
 
 
 # -- zips ------------------------------------------------------------------------------------
@@ -189,8 +207,10 @@ def _read_zip(path: Path) -> dict[str, bytes]:
                 # Caps on what the headers claim, before decompressing anything...
                 if len(chosen) > MAX_FILES:
                     raise _too_many_files()
-                if sum(info.file_size for info in chosen) > MAX_TOTAL_BYTES:
-                    raise _too_much()
+                for notebooks in (False, True):
+                    if sum(info.file_size for info in chosen
+                           if _is_notebook(_basename(info)) == notebooks) > _total_cap(notebooks):
+                        raise _too_much(notebooks)
                 # ...and on what decompressing actually produces.
                 files: dict[str, bytes] = {}
                 for info in chosen:
@@ -268,7 +288,7 @@ def _check_member(info: zipfile.ZipInfo) -> None:
         # be expanded whole before any cap could stop it.
         raise UnpackError(f"{_show(name)} is compressed with an unusual method; "
                           f"{HOW_TO_ZIP} with standard (deflate) compression")
-    if info.file_size > MAX_FILE_BYTES:
+    if info.file_size > _cap(name):
         raise _too_large(name)
 
 
@@ -278,7 +298,7 @@ def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
     with archive.open(info) as member:
         while chunk := member.read(CHUNK):
             data += chunk
-            if len(data) > MAX_FILE_BYTES:
+            if len(data) > _cap(_basename(info)):
                 raise _too_large(_basename(info))
     return bytes(data)
 
@@ -291,11 +311,22 @@ def _basename(info: zipfile.ZipInfo) -> str:
 
 
 def _wanted(name: str) -> bool:
-    """A .py file to read (hidden files, e.g. macOS's ._activations.py, are skipped)."""
-    return name.endswith(".py") and not name.startswith(".")
+    """A .py or .ipynb file to read (hidden files, e.g. macOS's ._activations.py, and
+    Jupyter's .ipynb_checkpoints, are skipped)."""
+    return (name.endswith(".py") or _is_notebook(name)) and not name.startswith(".")
+
+
+def _is_notebook(name: str) -> bool:
+    return name.lower().endswith(".ipynb")
+
+
+def _cap(name: str) -> int:
+    return MAX_NOTEBOOK_BYTES if _is_notebook(name) else MAX_FILE_BYTES
 
 
 def _check_module_name(name: str) -> None:
+    if _is_notebook(name):
+        return  # never imported: any name will do
     stem, _, ext = name.partition(".")
     if ext != "py" or not stem.isidentifier():
         raise UnpackError(f"{_show(name)} is not a valid module name; rename it with letters, "
@@ -305,22 +336,34 @@ def _check_module_name(name: str) -> None:
 def _add(files: dict[str, bytes], name: str, data: bytes) -> None:
     if len(files) >= MAX_FILES:
         raise _too_many_files()
-    if sum(map(len, files.values())) + len(data) > MAX_TOTAL_BYTES:
-        raise _too_much()
+    kind = _is_notebook(name)
+    if sum(len(v) for k, v in files.items() if _is_notebook(k) == kind) + len(data) \
+            > _total_cap(kind):
+        raise _too_much(kind)
     files[name] = data
 
 
+def _total_cap(notebooks: bool) -> int:
+    return MAX_NOTEBOOK_TOTAL if notebooks else MAX_TOTAL_BYTES
+
+
 def _too_many_files() -> UnpackError:
-    return UnpackError(f"the submission holds more than {MAX_FILES} .py files; "
+    return UnpackError(f"the submission holds more than {MAX_FILES} .py and .ipynb files; "
                        "submit only your exercise modules")
 
 
-def _too_much() -> UnpackError:
+def _too_much(notebooks: bool = False) -> UnpackError:
+    if notebooks:
+        return UnpackError(f"the notebooks add up to more than {MAX_NOTEBOOK_TOTAL >> 20} MiB; "
+                           "clear their outputs (Edit > Clear All Outputs), save and resubmit")
     return UnpackError(f"the .py files add up to more than {MAX_TOTAL_BYTES >> 20} MiB; "
                        "submit only your exercise modules")
 
 
 def _too_large(name: str) -> UnpackError:
+    if _is_notebook(name):
+        return UnpackError(f"{_show(name)} is larger than {MAX_NOTEBOOK_BYTES >> 20} MiB; "
+                           "clear its outputs (Edit > Clear All Outputs), save and resubmit")
     return UnpackError(f"{_show(name)} is larger than {MAX_FILE_BYTES >> 20} MiB; "
                        "submit only source code (no data or outputs in .py files)")
 

@@ -42,6 +42,12 @@ KINKS = {
 }
 
 
+# Where the lesson draws each derivative: 161 points, 0.05 apart, 0.0 exactly among
+# them. A failing case on this grid carries both curves so a report can draw them.
+GRID = np.arange(-80, 81) / 20.0
+GRID_LABEL = "a grid of 161 points on [-4, 4]"
+
+
 def _public_inputs() -> list[tuple[str, np.ndarray]]:
     fixed = np.random.default_rng(20240601)
     return [
@@ -82,18 +88,22 @@ def make_check(function: str) -> CheckDef:
     act, _, _ = _reference(function)
     variants = [{}] + ([OTHER_PARAMS[act.name]] if act.name in OTHER_PARAMS else [])
 
-    def cases_for(label: str, z: np.ndarray, params_list, hidden: bool) -> list[Case]:
+    def cases_for(label: str, z: np.ndarray, params_list, hidden: bool,
+                  grid: bool = False) -> list[Case]:
         out = []
         for params in params_list:
             suffix = "".join(f", {k} = {v:g}" for k, v in params.items())
             out.append(Case(label + suffix, (Call(function, (z,), dict(params)),),
-                            {"z": z, "params": params}, hidden))
+                            {"z": z, "params": params, "grid": grid}, hidden))
         return out
 
     def public() -> list[Case]:
         cases = []
         for i, (label, z) in enumerate(_public_inputs()):
             cases += cases_for(label, z, variants if i == 0 else [{}], False)
+        if function.endswith("_grad"):
+            # Last, so the cases above keep their places in the feedback.
+            cases += cases_for(GRID_LABEL, GRID, variants, False, grid=True)
         return cases
 
     def hidden(rng: np.random.Generator, n: int) -> list[Case]:
@@ -139,7 +149,16 @@ def _judge(function: str, case: Case, outcome: TaskOutcome, tol: Tolerance) -> C
     else:
         at = f"z = {fmt(float(z[diff.index]))}"
         message = f"{function} is wrong at {at}: expected {fmt_pair(diff.expected, diff.got)}"
-    raise fail(case, status.WRONG, message, _hint(function, z, params, value, tol))
+    hint = _hint(function, z, params, value, tol)
+    if case.data["grid"] and not case.hidden:
+        return CaseResult(case.label, status.WRONG, message, hint, case.hidden,
+                          curve=_curve(z, expected, value))
+    raise fail(case, status.WRONG, message, hint)
+
+
+def _curve(z: np.ndarray, expected: np.ndarray, value: np.ndarray) -> tuple:
+    """Plain floats, so results stay free of numpy arrays."""
+    return tuple(tuple(float(v) for v in a.reshape(-1)) for a in (z, expected, value))
 
 
 def _stability_hint(function: str) -> str:

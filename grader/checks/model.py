@@ -45,6 +45,9 @@ class CaseResult:
     hidden: bool = False
     layers: tuple[LayerRow, ...] = ()
     where: str = ""  # the student's file:line, when an exception points there
+    # (z, reference, student) as three tuples of floats: a public activation case sampled
+    # on a grid, kept only when it fails, so reports can draw both curves
+    curve: tuple = ()
 
     @property
     def passed(self) -> bool:
@@ -55,6 +58,8 @@ class CaseResult:
                "hint": self.hint, "hidden": self.hidden, "where": self.where}
         if self.layers:
             out["layers"] = [vars(row).copy() for row in self.layers]
+        if self.curve:
+            out["curve"] = [list(values) for values in self.curve]
         return out
 
 

@@ -19,6 +19,7 @@ def to_gradescope(result: SubmissionResult) -> dict:
         })
     hidden = "public and hidden cases" if result.hidden_cases else "public cases only"
     output = [f"{result.course_title}: graded on {hidden}."]
+    output += [f"note: {note}" for note in result.notes]
     if not result.hidden_cases:
         # With hidden cases, printed output could carry hidden inputs back out.
         output += [line for e in result.exercises for line in printed_lines(e, most=50)]

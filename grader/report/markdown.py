@@ -10,6 +10,8 @@ def feedback_markdown(result: SubmissionResult) -> str:
     cases = "public and hidden cases" if result.hidden_cases else "public cases"
     out = [f"# {result.course_title}: feedback for {result.student_id}", "",
            f"**Score: {result.score:g} / {result.max_score:g}** (graded on {cases})", ""]
+    if result.notes:
+        out += ["How your submission was read:", "", *(f"- {note}" for note in result.notes), ""]
     for exercise in result.exercises:
         out += [f"## {exercise.title} ({exercise.score:g} / {exercise.max_score:g})", "",
                 "| function | points | result |", "|---|---|---|"]

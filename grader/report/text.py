@@ -8,6 +8,7 @@ from typing import Callable
 from grader.checks import status
 from grader.checks.compare import fmt
 from grader.checks.model import CaseResult, LayerRow
+from grader.report.strip import norm_strip
 from grader.results import CheckResult, SubmissionResult
 
 Style = Callable[..., str]
@@ -40,6 +41,7 @@ def case_lines(case: CaseResult, style: Style = plain) -> list[str]:
     lines += case.message.splitlines() or [""]
     if case.layers:
         lines += layer_table(case.layers, style)
+        lines += norm_strip(case.layers, style)
     if case.hint:
         lines.append(style("hint: ", fg="cyan") + case.hint)
     return lines
@@ -62,6 +64,7 @@ def render(result: SubmissionResult, style: Style = plain, verbose: bool = False
     """The whole report for ``grader check``: one line per check, details under failures."""
     out = [style(result.course_title, bold=True) + f"  ·  {result.submission}"
            + ("" if result.hidden_cases else "  ·  public cases")]
+    out += [style("note: ", fg="cyan") + note for note in result.notes]
     for exercise in result.exercises:
         out.append("")
         head = f"{exercise.id}: {exercise.title}"

@@ -146,7 +146,7 @@ def test_folder_file_swapped_for_a_link_after_its_check_is_not_followed(tmp_path
 def test_folder_refuses_too_many_files(tmp_path):
     for i in range(65):
         (tmp_path / f"m{i}.py").write_text("x = 1")
-    assert "more than 64 .py files" in unpack_error(tmp_path)
+    assert "more than 64 .py and .ipynb files" in unpack_error(tmp_path)
 
 
 def test_folder_refuses_a_module_name_python_cannot_import(tmp_path):
@@ -157,7 +157,7 @@ def test_folder_refuses_a_module_name_python_cannot_import(tmp_path):
 
 def test_empty_folder_is_a_student_error(tmp_path):
     (tmp_path / "notes.txt").write_text("no code")
-    assert unpack_error(tmp_path).startswith("no .py files found")
+    assert unpack_error(tmp_path).startswith("no .py or .ipynb files found")
 
 
 def test_missing_path_is_a_grader_error_not_a_result(tmp_path):
@@ -197,14 +197,14 @@ def test_zip_with_two_top_folders_is_refused(tmp_path):
 
 def test_zip_nested_too_deep_finds_nothing(tmp_path):
     path = make_zip(tmp_path / "alice.zip", [("alice/exercises/activations.py", ACT)])
-    assert unpack_error(path).startswith("no .py files found")
+    assert unpack_error(path).startswith("no .py or .ipynb files found")
 
 
 def test_empty_zip(tmp_path):
     path = make_zip(tmp_path / "alice.zip", [])
-    assert unpack_error(path).startswith("no .py files found")
+    assert unpack_error(path).startswith("no .py or .ipynb files found")
     path = make_zip(tmp_path / "bob.zip", [("notes.txt", b"hi"), ("src/", b"")])
-    assert unpack_error(path).startswith("no .py files found")
+    assert unpack_error(path).startswith("no .py or .ipynb files found")
 
 
 def test_zip_invalid_module_name_is_refused(tmp_path):
@@ -345,7 +345,7 @@ def test_a_huge_directory_is_refused_before_it_is_parsed(tmp_path, monkeypatch):
 
 def test_too_many_modules_in_a_zip(tmp_path):
     path = make_zip(tmp_path / "alice.zip", [(f"m{i}.py", b"x = 1") for i in range(65)])
-    assert "more than 64 .py files" in unpack_error(path)
+    assert "more than 64 .py and .ipynb files" in unpack_error(path)
 
 
 def test_unbounded_compression_methods_are_refused(tmp_path):
