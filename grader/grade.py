@@ -22,7 +22,7 @@ from grader.checks.model import Case, CaseResult, CheckDef
 from grader.course import Check, Course, Exercise
 from grader.errors import SubmissionPathError
 from grader.results import CheckResult, ExerciseResult, SubmissionResult
-from grader.sandbox.run import Limits, ModuleRun, Task, run_modules
+from grader.sandbox.run import Limits, ModuleRun, Task, TaskOutcome, run_modules
 from grader.submission import Modules, assemble, is_notebook
 
 MAX_SOURCE_BYTES = 1 << 20
@@ -138,11 +138,32 @@ def _judge(plan: _Plan, run: ModuleRun | None, course: Course,
     results = []
     for check, spec, cases in plan.checks:
         tol = check.tolerance or spec.tolerance
-        judged = tuple(spec.judge(case, run.outcomes[_key(check.function, i)], tol)
+        judged = tuple(_judged(spec, case, run.outcomes[_key(check.function, i)], tol)
                        for i, case in enumerate(cases))
         results.append(_check_result(exercise, check, course, judged))
     return ExerciseResult(exercise.id, exercise.module, exercise.title, tuple(results),
                           run.stdout, run.stderr, run.seconds, run.active, run.missing)
+
+
+_judgments: dict[tuple[int, int], tuple[Case, TaskOutcome, object, CaseResult]] = {}
+MAX_JUDGMENTS = 1 << 14
+
+
+def _judged(spec: CheckDef, case: Case, outcome: TaskOutcome, tol) -> CaseResult:
+    """A judge's verdict, remembered for public cases: the runner hands back the very
+    same outcome object for the same reply bytes, and judging is a pure function of
+    (case, outcome, tolerance), so a reply seen before is not judged again."""
+    if case.hidden:
+        return spec.judge(case, outcome, tol)
+    key = (id(case), id(outcome))
+    hit = _judgments.get(key)
+    if hit is not None and hit[0] is case and hit[1] is outcome and hit[2] == tol:
+        return hit[3]
+    if len(_judgments) >= MAX_JUDGMENTS:
+        _judgments.clear()
+    result = spec.judge(case, outcome, tol)
+    _judgments[key] = (case, outcome, tol, result)
+    return result
 
 
 def _located(result: ExerciseResult, modules: Modules) -> ExerciseResult:

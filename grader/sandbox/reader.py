@@ -107,13 +107,17 @@ class Reader:
         self.names = {proc.out_fd: "stdout", proc.err_fd: "stderr"}
         self.open = {fd, *self.names}
         self.printed = 0  # by this child, to stop a flood
+        self.raw = False
 
     # The CPU baseline of a task is read this long after it starts, not at once:
     # most tasks finish sooner, and reading /proc for each would cost more than
     # the task. A deadline then compares CPU used since this point.
     BASELINE_AFTER = 0.05
 
-    def next(self, seconds: float) -> Event:
+    def next(self, seconds: float, raw: bool = False) -> Event:
+        """The next reply (decoded, or with ``raw`` its payload bytes as kind "payload"),
+        or what happened instead: "timeout", "eof", "protocol" or "flood"."""
+        self.raw = raw
         start = time.monotonic()
         deadline = start + seconds
         baseline_at = start + min(self.BASELINE_AFTER, seconds / 4)
@@ -192,6 +196,8 @@ class Reader:
         with memoryview(self.buf) as view:  # one copy, not two
             payload = bytes(view[wire.LENGTH.size:end])
         del self.buf[:end]
+        if self.raw:
+            return Event("payload", payload)
         try:
             return Event("message", wire.unpack(payload, markers=False))
         except wire.WireFormatError as exc:

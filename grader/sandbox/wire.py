@@ -180,6 +180,10 @@ def _decode(node: Any, data: memoryview, offsets: list, depth: int, markers: boo
     value = node[tag]
     if tag in ("$a", "$s"):
         arr = _decode_array(node, data, offsets)
+        if not markers:
+            # A reply's arrays may be shared by every submission that sent the same
+            # bytes (grader.sandbox.run keeps them): nothing may write into them.
+            arr.flags.writeable = False
         return arr if tag == "$a" else arr[()]
     if len(node) != 1:
         raise WireFormatError(f"malformed {tag} node")
