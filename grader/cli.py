@@ -14,18 +14,18 @@ from pathlib import Path
 
 import click
 
+from typing import TYPE_CHECKING
+
 from grader import __version__
-from grader.batch.run import run_batch
-from grader.checks import CATALOGUE, status
-from grader.course import Course, load_course
 from grader.errors import GraderError
-from grader.generate import generate as generate_files
-from grader.grade import Options, grade as grade_submission
-from grader.export import build_gradescope_bundle
 from grader.files import write_json, write_text
-from grader.report.gradescope import to_gradescope
-from grader.report.text import render
-from grader.sandbox.run import probe
+
+if TYPE_CHECKING:
+    from grader.course import Course
+
+# The grader's own modules (numpy, pydantic and the checks behind them) are
+# imported inside the commands: `grader check` first starts the sandbox's
+# zygote, so that its start-up overlaps with these imports.
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -52,7 +52,14 @@ def _course_file(path: Path | None) -> Path:
 
 
 def _course(path: Path | None) -> Course:
+    from grader.checks import CATALOGUE
+    from grader.course import load_course
     return load_course(_course_file(path), CATALOGUE)
+
+
+def _grade(path: Path, course: Course, **options):
+    from grader.grade import Options, grade
+    return grade(path, course, Options(**options))
 
 
 def _secret_or_fail(course: Course, public_only: bool) -> bytes | None:
@@ -104,9 +111,12 @@ def check(path, exercise, verbose, color, html_path, course_path):
       grader check --exercise backward
       grader check exercises/backward.ipynb --html report.html
     """
+    from grader.sandbox.spawn import prestart
+    prestart()
     course = _course(course_path)
     path = path or _default("exercises")
-    result = grade_submission(path, course, Options(exercise=exercise))
+    result = _grade(path, course, exercise=exercise, children=os.cpu_count() or 1)
+    from grader.report.text import render
     colour = sys.stdout.isatty() if color is None else color
     click.echo(render(result, _style(colour), verbose))
     if html_path:
@@ -145,8 +155,9 @@ def grade(submission, json_path, student_id, public_only, exercise, html_path, c
     """
     course = _course(course_path)
     secret = _secret_or_fail(course, public_only)
-    result = grade_submission(submission, course, Options(exercise=exercise, secret=secret,
-                                                          student_id=student_id))
+    result = _grade(submission, course, exercise=exercise, secret=secret,
+                    student_id=student_id, children=os.cpu_count() or 1)
+    from grader.report.gradescope import to_gradescope
     write_json(json_path, to_gradescope(result))
     if html_path:
         _write_html(html_path, result)
@@ -192,6 +203,7 @@ def batch(submissions, out, jobs, public_only, executor, scheduler, course_path)
         pool = DaskExecutor(scheduler, course, secret)
     show = _progress_printer()
     try:
+        from grader.batch.run import run_batch  # the batch machinery only when batching
         progress, summary = run_batch(submissions, out, course, course_file.read_bytes(),
                                       secret, jobs or os.cpu_count() or 1, show, pool)
     except KeyboardInterrupt:
@@ -247,17 +259,19 @@ def verify(solutions, exercises, course_path):
     exercises = exercises or _default("exercises")
     secret = course.secret() or os.urandom(8).hex().encode()
     problems = []
-    full = grade_submission(solutions, course, Options(secret=secret, student_id="verify"))
+    from grader.checks import status
+    full = _grade(solutions, course, secret=secret, student_id="verify")
     for check in full.checks:
         for case in check.failures:
             problems.append(f"solutions: {check.name} fails '{case.label}': {case.status}: "
                             f"{case.message}")
-    stubs = grade_submission(exercises, course, Options(secret=secret, student_id="verify"))
+    stubs = _grade(exercises, course, secret=secret, student_id="verify")
     for check in stubs.checks:
         odd = [c for c in check.cases if c.status != status.NOT_IMPLEMENTED]
         if odd:
             problems.append(f"exercises: {check.name} '{odd[0].label}' is {odd[0].status}, "
                             "expected 'not implemented'")
+    from grader.generate import generate as generate_files
     drift = generate_files(solutions, exercises, check=True)
     problems += [f"exercises: {p.name} differs from `grader generate` output" for p in drift]
     click.echo(f"solutions: {full.score:g}/{full.max_score:g} ({len(full.checks)} checks, "
@@ -292,6 +306,7 @@ def generate(check_only, solutions, exercises):
     """
     solutions = solutions or _default("solutions")
     exercises = exercises or _default("exercises")
+    from grader.generate import generate as generate_files
     paths = generate_files(solutions, exercises, check=check_only)
     if check_only:
         for p in paths:
@@ -313,6 +328,7 @@ def doctor():
     Example:
       grader doctor
     """
+    from grader.sandbox.run import probe
     run = probe()
     outcome = run.outcomes["probe"]
     who = "root (children drop to a per-run uid)" if os.geteuid() == 0 else f"uid {os.geteuid()}"
@@ -355,6 +371,7 @@ def export_gradescope(out_zip, public_only, course_path):
     course_file = _course_file(course_path)
     course = _course(course_file)
     secret = _secret_or_fail(course, public_only)
+    from grader.export import build_gradescope_bundle
     members = build_gradescope_bundle(out_zip, course_file, REPO,
                                       secret.decode() if secret is not None else None)
     click.echo(f"wrote {out_zip} ({len(members)} files; hidden cases "

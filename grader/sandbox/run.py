@@ -26,7 +26,7 @@ from typing import Any
 from grader.errors import GraderError
 from grader.sandbox import wire
 from grader.sandbox.reader import MAX_STREAM_BYTES, Event, Reader, Streams
-from grader.sandbox.spawn import SANDBOX_DIR, Child, spawn
+from grader.sandbox.spawn import CHILD_ENV, SANDBOX_DIR, Child, spawn
 
 __all__ = ["Call", "Limits", "MAX_STREAM_BYTES", "ModuleRun", "Task", "TaskOutcome", "probe",
            "run_module", "run_modules"]
@@ -409,19 +409,7 @@ def _task_tree(task: Task) -> dict:
 
 
 def _child_env(workdir: Path) -> dict[str, str]:
-    # A scrubbed environment: nothing of the grader's (secrets live in env vars),
-    # and one BLAS thread so a batch of children does not oversubscribe the cores.
-    return {
-        "PATH": "/usr/bin:/bin",
-        "HOME": str(workdir),
-        "TMPDIR": str(workdir),
-        "LANG": "C.UTF-8",
-        "PYTHONHASHSEED": "0",
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "OMP_NUM_THREADS": "1",
-        "OPENBLAS_NUM_THREADS": "1",
-        "MKL_NUM_THREADS": "1",
-    }
+    return {**CHILD_ENV, "HOME": str(workdir), "TMPDIR": str(workdir)}
 
 
 def _rlimits(limits: Limits) -> dict[str, tuple[int, int]]:
