@@ -1,12 +1,16 @@
 """Batch grading speed: submissions per second, latency, peak memory, and the naive baseline.
 
-    python bench/batch_bench.py [-n 40] [--jobs 2] [--timeouts]
+    python bench/batch_bench.py [-n 400] [--jobs 2] [--timeouts]
 
 Generates a synthetic class (correct, buggy, crashing and, with --timeouts,
 infinite-looping submissions) from solutions/ and the one-mistake patches in
 tests/buggy/bugs.yaml, grades it with `grader batch`'s library call, then grades
-a few of the same submissions the naive way (one fresh `python -m grader grade`
-per submission) and prints both, with their ratio, measured in the same run.
+it again with nothing reused between submissions (the runner and the judge keep
+replies to public cases that many students send byte for byte; a class whose
+answers all differ gets none of that), then grades a few of the same
+submissions the naive way (one fresh `python -m grader grade` per submission)
+and prints all three, with their ratios, measured in the same run, and the
+wall time of `grader check` on one submission.
 """
 
 from __future__ import annotations
@@ -27,9 +31,13 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from grader import grade as grade_module  # noqa: E402
 from grader.batch.run import run_batch  # noqa: E402
 from grader.checks import CATALOGUE  # noqa: E402
 from grader.course import load_course  # noqa: E402
+from grader.grade import MAX_JUDGMENTS  # noqa: E402
+from grader.sandbox import run as run_module  # noqa: E402
+from grader.sandbox.run import REPLIES_KEPT  # noqa: E402
 
 SECRET = b"bench"
 
@@ -74,9 +82,34 @@ def naive(classroom: Path, count: int) -> float:
     return (time.monotonic() - start) / len(folders)
 
 
+def grade_class(classroom: Path, results: Path, course, course_file: Path, jobs: int,
+                reuse: bool) -> tuple[float, list[float]]:
+    """(wall seconds, per-submission latencies) of one `grader batch` run."""
+    # Forked workers inherit these: with both at zero, no reply or verdict is reused.
+    run_module.REPLIES_KEPT = REPLIES_KEPT if reuse else 0
+    grade_module.MAX_JUDGMENTS = MAX_JUDGMENTS if reuse else 0
+    start = time.monotonic()
+    run_batch(classroom, results, course, course_file.read_bytes(), SECRET, jobs)
+    wall = time.monotonic() - start
+    latencies = sorted(json.loads(p.read_text())["seconds"]
+                       for p in (results / "students").glob("*/record.json"))
+    return wall, latencies
+
+
+def check_wall(runs: int = 7) -> float:
+    """Median wall time of `grader check solutions/` as a student runs it."""
+    times = []
+    for _ in range(runs):
+        start = time.monotonic()
+        subprocess.run([sys.executable, "-m", "grader", "check", str(REPO / "solutions")],
+                       capture_output=True, check=True, cwd=REPO)
+        times.append(time.monotonic() - start)
+    return statistics.median(times)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-n", type=int, default=40, help="submissions in the class")
+    parser.add_argument("-n", type=int, default=400, help="submissions in the class")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--timeouts", action="store_true", help="include infinite loops")
     parser.add_argument("--naive", type=int, default=6, help="submissions for the baseline")
@@ -84,27 +117,31 @@ def main() -> None:
     course_file = REPO / "course.yaml"
     course = load_course(course_file, {m: set(c) for m, c in CATALOGUE.items()})
     with tempfile.TemporaryDirectory(prefix="grader-bench-") as tmp:
-        classroom, results = Path(tmp) / "class", Path(tmp) / "results"
+        classroom = Path(tmp) / "class"
         kinds = make_class(classroom, args.n, args.timeouts)
-        start = time.monotonic()
-        progress, summary = run_batch(classroom, results, course, course_file.read_bytes(),
-                                      SECRET, args.jobs)
-        wall = time.monotonic() - start
-        latencies = sorted(json.loads((results / "students" / sid / "record.json")
-                                      .read_text())["seconds"] for sid in kinds)
+        wall, latencies = grade_class(classroom, Path(tmp) / "r1", course, course_file,
+                                      args.jobs, reuse=True)
+        wall_fresh, _ = grade_class(classroom, Path(tmp) / "r2", course, course_file,
+                                    args.jobs, reuse=False)
         per_naive = naive(classroom, min(args.naive, args.n))
+    check = check_wall()
     peak = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
                resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
-    rate = args.n / wall
+    rate, rate_fresh = args.n / wall, args.n / wall_fresh
     mix = {k: list(kinds.values()).count(k) for k in sorted(set(kinds.values()))}
-    print(f"class: {args.n} submissions {mix}, jobs {args.jobs}")
-    print(f"grader batch: {rate:.2f} submissions/s ({wall:.1f} s), latency p50 "
-          f"{statistics.median(latencies):.2f} s, p99 {latencies[int(0.99 * (len(latencies) - 1))]:.2f} s, "
-          f"peak RSS {peak:.0f} MiB (largest single process)")
+    print(f"class: {args.n} submissions {mix}, jobs {args.jobs}, {os.cpu_count()} cores")
+    print(f"grader batch: {rate:.1f} submissions/s ({wall:.1f} s), latency p50 "
+          f"{statistics.median(latencies):.3f} s, p99 "
+          f"{latencies[int(0.99 * (len(latencies) - 1))]:.3f} s, peak RSS {peak:.0f} MiB "
+          "(largest single process)")
+    print(f"grader batch, no reply reused: {rate_fresh:.1f} submissions/s ({wall_fresh:.1f} s) "
+          "(every public-case reply decoded and judged afresh, as for a class whose answers "
+          "all differ)")
     print(f"naive (fresh interpreter per submission, sequential): {1 / per_naive:.2f} "
           f"submissions/s ({per_naive:.2f} s each)")
-    print(f"ratio batch / naive: {rate * per_naive:.1f}x; mean score {summary['mean']:g}/"
-          f"{summary['max_score']:g}")
+    print(f"ratio batch / naive: {rate * per_naive:.1f}x ({rate_fresh * per_naive:.1f}x with "
+          "nothing reused)")
+    print(f"grader check solutions/ (wall, median of 7): {check:.2f} s")
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ importable here, and the grader's package is hidden once confined).
 from __future__ import annotations
 
 import bisect
+import ctypes
 import importlib
 import itertools
 import os
@@ -32,7 +33,11 @@ MAX_MESSAGE = 500
 # Bound now, before any student code runs: a submission that patches numpy
 # (np.array_equal = lambda *a, **k: True) cannot blind the checks below.
 _may_share_memory = np.may_share_memory
-_random_state = np.random.get_state
+# The global np.random generator's state, read straight from its memory: the
+# MT19937 key and position (2,500 bytes), a copy in under a microsecond where
+# np.random.get_state() builds a dict in 60. A run of legacy normal draws
+# always moves it, except one lone scalar served from the cached second value.
+_GLOBAL_STATE = (np.random.mtrand._rand._bit_generator.ctypes.state_address, 624 * 4 + 4)
 
 
 def _sigmoid(z):
@@ -167,7 +172,7 @@ def run_task(module, task: dict) -> dict:
     originals = _input_snapshots(task["calls"])
     # Reading the global state costs more than most calls: it is read once per task,
     # and only where randomness is expected (a task that hands out a Generator).
-    global_before = _random_state(legacy=False) if _hands_out_rng(task["calls"]) else None
+    global_before = _global_state() if _hands_out_rng(task["calls"]) else None
     reported: set = set()
     outputs: list = []
     replies: list = []
@@ -195,7 +200,7 @@ def run_task(module, task: dict) -> dict:
         }
         # Only what happened travels: most calls mutate, alias and warn nothing.
         replies.append({k: v for k, v in reply.items() if k == "value" or v})
-    if global_before is not None and replies and _global_state_changed(global_before):
+    if global_before is not None and replies and _global_state() != global_before:
         replies[-1]["global_rng_used"] = True  # by one of the task's calls
     return {"calls": replies}
 
@@ -315,11 +320,8 @@ def _same(live: np.ndarray, pristine: np.ndarray) -> bool:
         return False
 
 
-def _global_state_changed(before: dict) -> bool:
-    after = _random_state(legacy=False)
-    return (after["state"]["pos"] != before["state"]["pos"]
-            or after["state"]["key"].tobytes() != before["state"]["key"].tobytes()
-            or after["has_gauss"] != before["has_gauss"])
+def _global_state() -> bytes:
+    return ctypes.string_at(*_GLOBAL_STATE)
 
 
 def _drop(result, drop: list):
