@@ -12,9 +12,10 @@ import hmac
 import os
 import re
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
@@ -60,25 +61,33 @@ def grade_files(files: dict[str, bytes], name: str, student: str, course: Course
     modules = assemble(files, [ex.module for ex in course.exercises])
     plans = [_plan(ex, course, options, student) for ex in exercises]
     present = [p for p in plans if f"{p.exercise.module}.py" in modules.files]
-    runs = _run(modules.files, present, limits, options.children)
-    results = tuple(_located(_judge(p, runs.get(p.exercise.module), course,
-                                    modules.missing.get(p.exercise.module)), modules)
-                    for p in plans)
+    judged: dict[str, ExerciseResult] = {}
+    # Each group of modules is judged as soon as its child is done, while the others run.
+    for runs in _runs(modules.files, present, limits, options.children):
+        for plan in present:
+            if plan.exercise.module in runs:
+                judged[plan.exercise.module] = _judge(plan, runs[plan.exercise.module], course)
+    results = tuple(_located(judged.get(p.exercise.module) or _judge(
+        p, None, course, modules.missing.get(p.exercise.module)), modules) for p in plans)
     return SubmissionResult(name, student, course.title, results,
                             options.secret is not None, time.monotonic() - start,
                             modules.notes)
 
 
-def _run(files: dict[str, bytes], plans: list["_Plan"], limits: Limits,
-         children: int) -> dict[str, ModuleRun]:
+def _runs(files: dict[str, bytes], plans: list["_Plan"], limits: Limits,
+          children: int) -> Iterator[dict[str, ModuleRun]]:
+    """The modules' runs, a group at a time, in the order the groups finish."""
     groups = _split(plans, children)
     if len(groups) <= 1:
-        return run_modules(files, [(p.exercise.module, p.tasks) for p in plans], limits) \
-            if plans else {}
+        if plans:
+            yield run_modules(files, [(p.exercise.module, p.tasks) for p in plans], limits)
+        return
     with ThreadPoolExecutor(len(groups)) as pool:
-        parts = pool.map(lambda group: run_modules(
-            files, [(p.exercise.module, p.tasks) for p in group], limits), groups)
-        return {module: run for part in parts for module, run in part.items()}
+        futures = [pool.submit(run_modules, files,
+                               [(p.exercise.module, p.tasks) for p in group], limits)
+                   for group in groups]
+        for future in as_completed(futures):
+            yield future.result()
 
 
 def _split(plans: list["_Plan"], n: int) -> list[list["_Plan"]]:
