@@ -85,6 +85,7 @@ def test_check_a_notebook_and_write_its_html_report(tmp_path):
     assert "note: clipping.ipynb: cell 1" in run.output and "Score 6/6" in run.output
     page = report.read_text(encoding="utf-8")
     assert page.startswith("<!DOCTYPE html>") and "clipping" in page
+    assert "How your submission was read:" in page and "%matplotlib" in page
 
 
 def test_grade_a_malformed_notebook_scores_zero_and_says_why(tmp_path):

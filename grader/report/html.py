@@ -95,8 +95,11 @@ def submission_html(result: SubmissionResult, *, title: str | None = None) -> st
             f'<p class="total"><strong>Score {_num(result.score)} / {_num(result.max_score)}'
             f'</strong> <span class="muted">· graded on {cases} in {result.seconds:.2f} s · '
             f"{esc(result.submission)}</span></p>",
-            f"<p>{esc(next_step(result))}</p>",
-            _score_table(result)]
+            f"<p>{esc(next_step(result))}</p>"]
+    if result.notes:
+        body.append("<p>How your submission was read:</p><ul>"
+                    + "".join(f"<li>{esc(note)}</li>" for note in result.notes) + "</ul>")
+    body.append(_score_table(result))
     body += [_exercise_html(e, result.hidden_cases) for e in result.exercises]
     return _page(title, body)
 
