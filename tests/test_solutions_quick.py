@@ -158,3 +158,112 @@ def test_mlp_gradients_match_centred_differences():
         assert dAs[i].shape == (4, sizes[i])
     for w, o in zip(weights, originals):
         np.testing.assert_array_equal(w, o)
+
+
+# --- exercises 5 to 7 against the reference engine -----------------------------------------
+# Until their checks are registered, this is what holds the solutions to the engine.
+
+diag = load("diagnostics")
+fixes = load("fixes")
+train = load("training")
+
+
+def frozen(*arrays):
+    out = []
+    for a in arrays:
+        a = np.array(a, dtype=np.float64)
+        a.flags.writeable = False  # any write by the solution raises
+        out.append(a)
+    return out
+
+
+def assert_same(ours, ref, rtol=1e-12):
+    ours, ref = np.asarray(ours), np.asarray(ref)
+    assert ours.shape == ref.shape
+    err = np.max(np.abs(ours - ref), initial=0.0)
+    assert err <= rtol * np.max(np.abs(ref), initial=0.0), f"max|diff| {err:.3g}"
+
+
+def small_net(rng, widths, scale=1.0):
+    weights = frozen(*(scale * rng.normal(size=(i, o)) / np.sqrt(i)
+                       for i, o in zip(widths[:-1], widths[1:])))
+    biases = frozen(*(0.1 * rng.normal(size=o) for o in widths[1:]))
+    return weights, biases
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_diagnostics_solution_matches_the_engine(seed):
+    from grader.engine import diagnostics as ref
+
+    rng = np.random.default_rng(seed)
+    grads = frozen(*(rng.normal(size=s) * 10.0 ** rng.uniform(-250, 250)
+                     for s in [(3, 4), (5,), (), (2, 2, 2)]))
+    assert_same(diag.layer_norms(grads), ref.layer_norms(grads))
+    norms = ref.layer_norms(grads)
+    assert diag.gradient_ratio(norms) == ref.gradient_ratio(norms)
+    for thresholds in [(), (1e-3, 1e3), (norms[0] / norms[-1], norms[0] / norms[-1])]:
+        assert diag.diagnose(norms, *thresholds) == ref.diagnose(norms, *thresholds)
+    x = frozen(rng.normal(size=(2, 3)))[0]
+    f = lambda p: float(np.sum(np.tanh(p) * p))  # noqa: E731
+    assert_same(diag.numerical_gradient(f, x), ref.numerical_gradient(f, x))
+    assert_same(diag.numerical_gradient(f, x, 1e-3), ref.numerical_gradient(f, x, 1e-3))
+    a, b = frozen(rng.normal(size=(3, 2)), rng.normal(size=(3, 2)))
+    assert diag.relative_error(a, b) == pytest.approx(ref.relative_error(a, b), rel=1e-15)
+    assert diag.relative_error(a * 0, b * 0) == 0.0
+
+
+@pytest.mark.parametrize("widths", [[3, 3, 3, 2], [4, 5, 5, 5, 1], [2, 2], [1, 1, 1, 1]])
+@pytest.mark.parametrize("name", ["tanh", "relu"])
+def test_residual_solution_matches_the_engine(widths, name):
+    from grader.engine import fixes as ref
+    from grader.engine.activations import ACTIVATIONS
+
+    rng = np.random.default_rng(len(widths))
+    weights, biases = small_net(rng, widths)
+    X, dY = frozen(rng.normal(size=(4, widths[0])), rng.normal(size=(4, widths[-1])))
+    fn, grad = ACTIVATIONS[name].fn, ACTIVATIONS[name].grad
+    Y_hat, cache = fixes.residual_forward(X, weights, biases, fn)
+    Y_ref, cache_ref = ref.residual_forward(X, weights, biases, fn)
+    assert_same(Y_hat, Y_ref)
+    for ours, theirs in zip(fixes.residual_backward(dY, cache, grad),
+                            ref.residual_backward(dY, cache_ref, grad)):
+        assert len(ours) == len(theirs)
+        for o, t in zip(ours, theirs):
+            assert_same(o, t)
+
+
+@pytest.mark.parametrize("eps", [1e-5, 0.5])
+@pytest.mark.parametrize("shape", [(1, 5), (2, 3), (6, 4)])
+@pytest.mark.parametrize("kind", ["layernorm", "batchnorm"])
+def test_normalisation_solutions_match_the_engine(kind, shape, eps):
+    from grader.engine import fixes as ref
+
+    if kind == "batchnorm" and shape[0] == 1:
+        shape = (3, shape[1])
+    rng = np.random.default_rng(sum(shape))
+    x, dout = frozen(rng.normal(size=shape), rng.normal(size=shape))
+    gamma, beta = frozen(rng.normal(1.0, 0.3, size=shape[1]), rng.normal(size=shape[1]))
+    forward, backward = getattr(fixes, f"{kind}_forward"), getattr(fixes, f"{kind}_backward")
+    ref_forward, ref_backward = getattr(ref, f"{kind}_forward"), getattr(ref, f"{kind}_backward")
+    out, cache = forward(x, gamma, beta, eps)
+    out_ref, cache_ref = ref_forward(x, gamma, beta, eps)
+    assert_same(out, out_ref)
+    for o, t in zip(backward(dout, cache), ref_backward(dout, cache_ref)):
+        assert_same(o, t, rtol=1e-11)
+
+
+@pytest.mark.parametrize("max_norm", [None, 0.05, 1e6])
+@pytest.mark.parametrize("name", ["tanh", "relu", "sigmoid"])
+def test_training_solution_matches_the_engine(name, max_norm):
+    from grader.engine.activations import ACTIVATIONS
+    from grader.engine.training import sgd_train
+
+    rng = np.random.default_rng(11)
+    weights, biases = small_net(rng, [3, 6, 6, 2], 1.5)
+    X, Y = frozen(rng.normal(size=(8, 3)), rng.normal(size=(8, 2)))
+    fn, grad = ACTIVATIONS[name].fn, ACTIVATIONS[name].grad
+    ours = train.sgd_train(X, Y, weights, biases, fn, grad, 0.1, 12, max_norm)
+    theirs = sgd_train(X, Y, weights, biases, fn, grad, 0.1, 12, max_norm)
+    assert set(ours) == {"loss", "grad_norms"}
+    assert_same(ours["loss"], theirs["loss"])
+    assert_same(ours["grad_norms"], theirs["grad_norms"])

@@ -8,9 +8,21 @@ tests compare them against PyTorch autograd in float64.
 - ``initializers``: the initializers of exercise 2 and their ``INITIALIZERS`` registry.
 - ``clipping``: global norm and clipping by norm and by value (exercise 3).
 - ``layers``: MSE loss, linear layer and MLP forward/backward pairs (exercise 4).
+- ``diagnostics``: per-layer norms, their ratio and verdict, centred-difference
+  gradients and the relative error of a gradient check (exercise 5).
+- ``fixes``: the residual MLP, layer norm and batch norm forward/backward pairs (exercise 6).
+- ``training``: plain SGD on the MLP with optional clipping by global norm (exercise 7).
 """
 
-from grader.engine import activations, clipping, initializers, layers
+from grader.engine import (
+    activations,
+    clipping,
+    diagnostics,
+    fixes,
+    initializers,
+    layers,
+    training,
+)
 from grader.engine.activations import ACTIVATIONS, Activation
 from grader.engine.initializers import INITIALIZERS, Initializer
 
@@ -21,6 +33,9 @@ __all__ = [
     "Initializer",
     "activations",
     "clipping",
+    "diagnostics",
+    "fixes",
     "initializers",
     "layers",
+    "training",
 ]
