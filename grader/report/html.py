@@ -64,6 +64,11 @@ figcaption { font-size: 0.9em; color: var(--muted); }
 svg.plot { display: block; width: 100%; max-width: 600px; height: auto; }
 details > summary { cursor: pointer; }
 .total { font-size: 1.15rem; }
+@media (max-width: 480px) {
+  td code { font-size: 0.8em; }
+  th, td { padding: 4px 4px; }
+  .bar { min-width: 36px; }
+}
 """
 
 
@@ -248,7 +253,7 @@ def class_html(summary: dict, title: str) -> str:
     """The class report from the summary dict of grader.batch.summary (Summary.to_dict)."""
     s = summary
     body = [f"<h1>{esc(title)}: class summary</h1>",
-            f"<p>{s['students']} students, mean {_num(s['mean'])} / {_num(s['max_score'])}, "
+            f"<p>{s['students']} student{'s' * (s['students'] != 1)}, mean {_num(s['mean'])} / {_num(s['max_score'])}, "
             f"median {_num(s['median'])}, full marks {s['full_marks']}, unreadable "
             f"{s['unreadable']}.</p>",
             "<h2>Scores</h2>", _score_histogram(s["histogram"]),
@@ -259,9 +264,10 @@ def class_html(summary: dict, title: str) -> str:
 
 
 def _score_histogram(bins: list[dict]) -> str:
-    labels = [f"{b['from']:.0%}–{b['to']:.0%}" for b in bins]
+    # Short labels ("90–100"): ten "90%–100%" overlap at phone width.
+    labels = [f"{b['from'] * 100:.0f}–{b['to'] * 100:.0f}" for b in bins]
     plot = histogram(labels, [b["students"] for b in bins], title="Students per score band",
-                     width=PLOT_WIDTH)
+                     xlabel="share of the points, %", width=PLOT_WIDTH)
     return f"<figure>{plot}<figcaption>Students per share of the points.</figcaption></figure>"
 
 

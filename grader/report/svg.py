@@ -466,7 +466,7 @@ def histogram(labels: Sequence[str], counts: Sequence[int], *, title: str = "Sco
              + _text(left - 6, sy(t) + 4, f"{t:g}", "end") + "</g>" for t in ticks]
     for i, (label, count) in enumerate(zip(labels, counts)):
         x = left + i * slot
-        body.append(f'<rect class="bar" data-count="{int(count)}" x="{_c(x + slot * 0.12)}" '
+        body.append(f'<rect class="hist-bar" data-count="{int(count)}" x="{_c(x + slot * 0.12)}" '
                     f'y="{_c(sy(count))}" width="{_c(slot * 0.76)}" '
                     f'height="{_c(bottom - sy(count))}" fill="{REF}"><title>{esc(label)}: '
                     f'{int(count)} {esc(ylabel)}</title></rect>')

@@ -205,7 +205,7 @@ def test_class_report():
     assert not page.having("script") and "http" not in text.lower()
     assert page.texts_in["h1"] == ["Course <2025>: class summary"]
     (hist,) = svgs(text, "histogram")
-    assert [int(b.get("data-count")) for b in by_class(hist, "bar")] == \
+    assert [int(b.get("data-count")) for b in by_class(hist, "hist-bar")] == \
         [b["students"] for b in data["histogram"]]
     body = "".join(page.text)
     assert "backward.mlp_backward" in body and "40%" in body and "100%" in body
@@ -215,5 +215,5 @@ def test_class_report():
 
 def test_class_report_of_an_empty_class():
     text = class_html(Summary(max_score=10.0).to_dict(), "Course")
-    assert "0 students" in text and text.count('class="bar"') == 10
+    assert "0 students" in text and text.count('class="hist-bar"') == 10
     assert "None." in text

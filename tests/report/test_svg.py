@@ -231,7 +231,7 @@ def test_histogram_bars_and_counts():
     labels = [f"{10 * i}–{10 * i + 10}%" for i in range(10)]
     counts = [0, 1, 0, 2, 3, 5, 8, 13, 4, 2]
     root = parse(svg.histogram(labels, counts))
-    bars = by_class(root, "bar")
+    bars = by_class(root, "hist-bar")
     assert [int(b.get("data-count")) for b in bars] == counts
     heights = [float(b.get("height")) for b in bars]
     assert heights[7] == max(heights) and heights[0] == 0
