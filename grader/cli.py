@@ -341,6 +341,91 @@ def doctor():
     sys.exit(0 if outcome.status == "ok" and not run.missing else 1)
 
 
+@main.command("explore")
+@click.option("--scenario", metavar="NAME",
+              help="Start from a lesson scenario; `--scenario list` names them.")
+@click.option("--depth", type=int, help="Layers, the linear output layer included (default 10).")
+@click.option("--width", type=int, help="Units of every layer, input and output too (default 64).")
+@click.option("--activation", metavar="NAME", help="sigmoid, tanh, relu, leaky_relu, elu, selu, "
+              "gelu, silu or linear (default relu).")
+@click.option("--init", metavar="NAME", help="xavier_uniform, xavier_normal, he_uniform, "
+              "he_normal, lecun_normal, random_normal, or identity for W = I (default he_normal).")
+@click.option("--weight-scale", type=float, help="Multiplies the initialized weights (default 1).")
+@click.option("--bias/--no-bias", default=None, help="Train biases; they start at 0 (default on).")
+@click.option("--residual/--no-residual", default=None,
+              help="Skip connections around each hidden layer: A_l = A_{l-1} + act(...).")
+@click.option("--norm", metavar="none|batch|layer",
+              help="Normalise each hidden layer after its linear part, before the activation.")
+@click.option("--clip", type=float, metavar="MAX_NORM",
+              help="Clip all gradients together by global 2-norm before each SGD step.")
+@click.option("--lr", type=float, help="SGD learning rate (default 0.01).")
+@click.option("--steps", type=int,
+              help="SGD steps on the MSE to a fixed random target (default 50).")
+@click.option("--batch-size", type=int, help="Examples in the batch (default 32).")
+@click.option("--seed", type=int, help="Seeds the weights and the batch (default 0).")
+@click.option("--json", "json_path", metavar="PATH",
+              help="Write every number as JSON to PATH; '-' prints it instead of the report.")
+@click.option("--html", "html_path", type=click.Path(path_type=Path),
+              help="Also write a self-contained HTML page with plots to this file.")
+@click.option("--sweep", is_flag=True, help="Map the gradient ratio over depth x weight scale.")
+@click.option("--sweep-depth", type=int, help="Deepest network of the sweep (default 50).")
+@click.option("--sweep-scales", metavar="LOW:HIGH:COUNT",
+              help="Weight scales of the sweep, log-spaced (default 0.25:4:64).")
+@click.option("--sweep-over", metavar="AXIS=A,B",
+              help="A third axis: activation=relu,tanh or init=he_normal,xavier_normal.")
+@click.option("--color/--no-color", default=None,
+              help="Colour the report (default: on a terminal).")
+@_fail_cleanly
+def explore_command(scenario, json_path, html_path, sweep, sweep_depth, sweep_scales,
+                    sweep_over, color, **options):
+    """See how the gradient flows through a network of the reference engine.
+
+    Prints the gradient at each layer's input (|dA|, the backpropagated signal) and
+    at its weights (|dW|) from the output (right) to the input (left), relative to
+    the output layer (bars: dead below 0.01, large above 10, exploding above 100);
+    the ratio |dA_0| / |dA_L-1| and its diagnosis (below 0.01 vanishing, above 100
+    exploding); learning speed (|dW| relative: fast from 0.1, slow from 0.001,
+    frozen below) and saturation per layer; the chain-rule factors
+    ||W_l||_2 max|act'| with their running product; and a short SGD history. The
+    diagnosis reads |dA|, not |dW|: weight gradients can stay level while the
+    signal vanishes or explodes.
+
+    \b
+    Every layer is WIDTH x WIDTH; a hidden layer computes
+      Z = A W + b,  H = norm(Z) (with --norm),  A' = act(H) (+ A with --residual)
+    and the output layer is linear, never normalised. Options given beside
+    --scenario change the scenario's network. --sweep maps the plain MLP, one
+    batched pass for the whole grid. Exit code 0 whatever the diagnosis.
+
+    \b
+    Example:
+      grader explore --scenario list
+      grader explore --scenario deep-sigmoid --html sigmoid.html
+      grader explore --depth 30 --activation tanh --init xavier_normal --json -
+      grader explore --sweep --activation tanh --init xavier_normal
+    """
+    import json
+
+    import grader.explore as explorer  # only here: other commands never load numpy for it
+    if scenario == "list":
+        click.echo(explorer.scenario_list())
+        return
+    sweep_options = (dict(max_depth=sweep_depth, scales=sweep_scales, over=sweep_over)
+                     if sweep else None)
+    result = explorer.run(scenario, options, sweep_options)
+    if json_path == "-":
+        click.echo(json.dumps(result.to_dict(), indent=2, allow_nan=False))
+    else:
+        colour = sys.stdout.isatty() if color is None else color
+        click.echo(explorer.text(result, _style(colour)))
+    if json_path and json_path != "-":
+        write_json(json_path, result.to_dict())
+        click.echo(f"JSON: {json_path}", err=True)
+    if html_path:
+        write_text(html_path, explorer.html(result))
+        click.echo(f"HTML page: {html_path}", err=True)
+
+
 @main.group()
 def export():
     """Package the course for other platforms.

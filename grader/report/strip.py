@@ -32,10 +32,10 @@ def norm_strip(rows: Sequence[LayerRow], style: Style = plain, width: int = WIDT
     rows = sorted(rows, key=lambda r: r.layer)
     if not rows:
         return []
-    per_column, columns = _layout(len(rows), width - LABEL)
+    per_column, columns = layout(len(rows), width - LABEL)
     groups = [rows[i:i + per_column] for i in range(0, len(rows), per_column)]
     hidden = all(math.isnan(r.ref_norm) for r in rows)
-    lo, hi = _log_range([r.student_norm for r in rows]
+    lo, hi = log_range([r.student_norm for r in rows]
                         + ([] if hidden else [r.ref_norm for r in rows]))
     lines = _legend(lo, hi, per_column, width)
     ref = "(hidden on this case)" if hidden else "".join(
@@ -51,7 +51,7 @@ def norm_strip(rows: Sequence[LayerRow], style: Style = plain, width: int = WIDT
     return lines
 
 
-def _layout(n: int, room: int) -> tuple[int, int]:
+def layout(n: int, room: int) -> tuple[int, int]:
     """(layers per column, columns per layer): wide bars for a few layers, grouped
     layers when there are more than columns."""
     if n > room:
@@ -59,7 +59,7 @@ def _layout(n: int, room: int) -> tuple[int, int]:
     return 1, max(1, min(3, room // n))
 
 
-def _log_range(values: Sequence[float]) -> tuple[float, float]:
+def log_range(values: Sequence[float]) -> tuple[float, float]:
     """log10 of the smallest and largest norm, at least a decade apart: on a narrower
     range, a 10 % difference would fill the whole height."""
     logs = [math.log10(v) for v in values if math.isfinite(v) and v > 0]

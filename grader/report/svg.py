@@ -34,29 +34,29 @@ def esc(text: object) -> str:
     return html.escape(str(text), quote=True)
 
 
-def _c(x: float) -> str:
+def coord(x: float) -> str:
     """A coordinate: a tenth of a pixel is finer than any screen needs."""
     return f"{x:.1f}"
 
 
-def _frame(width: int, height: int, kind: str, title: str, desc: str, body: list[str]) -> str:
+def frame(width: int, height: int, kind: str, title: str, desc: str, body: list[str]) -> str:
     return (f'<svg class="plot {kind}" viewBox="0 0 {width} {height}" width="{width}" '
             f'height="{height}" role="img" aria-label="{esc(title)}" {FONT} '
             f'fill="currentColor"><title>{esc(title)}</title><desc>{esc(desc)}</desc>'
             + "".join(body) + "</svg>")
 
 
-def _text(x: float, y: float, text: str, anchor: str = "middle", extra: str = "") -> str:
-    return f'<text x="{_c(x)}" y="{_c(y)}" text-anchor="{anchor}"{extra}>{esc(text)}</text>'
+def draw_text(x: float, y: float, text: str, anchor: str = "middle", extra: str = "") -> str:
+    return f'<text x="{coord(x)}" y="{coord(y)}" text-anchor="{anchor}"{extra}>{esc(text)}</text>'
 
 
-def _line(x1: float, y1: float, x2: float, y2: float, extra: str = "",
+def draw_line(x1: float, y1: float, x2: float, y2: float, extra: str = "",
           stroke: str = "currentColor") -> str:
-    return (f'<line x1="{_c(x1)}" y1="{_c(y1)}" x2="{_c(x2)}" y2="{_c(y2)}" '
+    return (f'<line x1="{coord(x1)}" y1="{coord(y1)}" x2="{coord(x2)}" y2="{coord(y2)}" '
             f'stroke="{stroke}"{extra}/>')
 
 
-def _polylines(points: list[tuple[float, float] | None], style: str, kind: str) -> list[str]:
+def polylines(points: list[tuple[float, float] | None], style: str, kind: str) -> list[str]:
     """One polyline per run of points; None breaks the line (a value not shown)."""
     runs, run = [], []
     for p in points + [None]:
@@ -67,7 +67,7 @@ def _polylines(points: list[tuple[float, float] | None], style: str, kind: str) 
         else:
             run.append(p)
     return [f'<polyline class="{kind}" fill="none" {style} points="'
-            + " ".join(f"{_c(x)},{_c(y)}" for x, y in r) + '"/>' for r in runs]
+            + " ".join(f"{coord(x)},{coord(y)}" for x, y in r) + '"/>' for r in runs]
 
 
 def _legend(x: float, y: float, items: list[tuple[str, str]]) -> list[str]:
@@ -75,21 +75,21 @@ def _legend(x: float, y: float, items: list[tuple[str, str]]) -> list[str]:
     out = []
     for kind, label in items:
         if kind == "ref":
-            out += [_line(x, y, x + 22, y, ' stroke-width="2.5"', REF),
-                    f'<circle cx="{_c(x + 11)}" cy="{_c(y)}" r="4" fill="{REF}"/>']
+            out += [draw_line(x, y, x + 22, y, ' stroke-width="2.5"', REF),
+                    f'<circle cx="{coord(x + 11)}" cy="{coord(y)}" r="4" fill="{REF}"/>']
         elif kind == "student":
-            out += [_line(x, y, x + 22, y, ' stroke-width="2.5" stroke-dasharray="6 4"',
+            out += [draw_line(x, y, x + 22, y, ' stroke-width="2.5" stroke-dasharray="6 4"',
                           STUDENT),
-                    f'<rect x="{_c(x + 7)}" y="{_c(y - 4)}" width="8" height="8" '
+                    f'<rect x="{coord(x + 7)}" y="{coord(y - 4)}" width="8" height="8" '
                     f'fill="{STUDENT}"/>']
         elif kind == "differs":
-            out.append(f'<rect x="{_c(x + 7)}" y="{_c(y - 4)}" width="8" height="8" '
+            out.append(f'<rect x="{coord(x + 7)}" y="{coord(y - 4)}" width="8" height="8" '
                        f'fill="none" stroke="{STUDENT}" stroke-width="2"/>')
         elif kind == "band":
-            out.append(f'<rect x="{_c(x)}" y="{_c(y - 6)}" width="22" height="12" '
+            out.append(f'<rect x="{coord(x)}" y="{coord(y - 6)}" width="22" height="12" '
                        f'fill="{ERROR}" fill-opacity="0.18" stroke="{ERROR}" '
                        'stroke-dasharray="3 2"/>')
-        out.append(_text(x + 27, y + 4, label, "start"))
+        out.append(draw_text(x + 27, y + 4, label, "start"))
         x += 27 + 6.4 * len(label) + 18
     return out
 
@@ -115,7 +115,7 @@ def decade_label(k: int) -> str:
     return f"{10.0 ** k:g}" if -2 <= k <= 3 else f"1e{k:+d}"
 
 
-def _log_y(value: float, lo: int, hi: int, top: float, bottom: float) -> tuple[float, str] | None:
+def log_y(value: float, lo: int, hi: int, top: float, bottom: float) -> tuple[float, str] | None:
     """(y, how it is shown): 'value', or 'zero'/'inf' clamped to an edge; None for NaN."""
     if math.isnan(value):
         return None
@@ -127,14 +127,14 @@ def _log_y(value: float, lo: int, hi: int, top: float, bottom: float) -> tuple[f
     return bottom - share * (bottom - top), "value"
 
 
-def _log_axis(lo: int, hi: int, step: int, box: tuple[float, float, float, float]) -> list[str]:
+def log_axis(lo: int, hi: int, step: int, box: tuple[float, float, float, float]) -> list[str]:
     left, top, right, bottom = box
     out = []
     for k in range(lo, hi + 1, step):
         y = bottom - (k - lo) / (hi - lo) * (bottom - top)
         out.append(f'<g class="tick-y" data-decade="{k}">'
-                   + _line(left, y, right, y, ' stroke-opacity="0.2"')
-                   + _text(left - 6, y + 4, decade_label(k), "end") + "</g>")
+                   + draw_line(left, y, right, y, ' stroke-opacity="0.2"')
+                   + draw_text(left - 6, y + 4, decade_label(k), "end") + "</g>")
     return out
 
 
@@ -151,8 +151,8 @@ def layer_norm_plot(rows: Sequence[LayerRow], *, title: str = "Gradient norm per
     """
     rows = sorted(rows, key=lambda r: r.layer)
     if not rows:
-        return _frame(width, 40, "layer-norms", title, "no layers",
-                      [_text(width / 2, 24, "no layers")])
+        return frame(width, 40, "layer-norms", title, "no layers",
+                      [draw_text(width / 2, 24, "no layers")])
     box = (68.0, 52.0, width - 20.0, height - 58.0)
     left, top, right, bottom = box
     ref_shown = [r.ref_norm for r in rows if not math.isnan(r.ref_norm)]
@@ -161,19 +161,19 @@ def layer_norm_plot(rows: Sequence[LayerRow], *, title: str = "Gradient norm per
     xs = [left + (i + 0.5) * slot for i in range(len(rows))]
     entry = max((r.layer for r in rows if not r.match), default=None)
 
-    body = [f'<rect class="plot-area" x="{_c(left)}" y="{_c(top)}" width="{_c(right - left)}" '
-            f'height="{_c(bottom - top)}" fill="none" stroke="currentColor" '
+    body = [f'<rect class="plot-area" x="{coord(left)}" y="{coord(top)}" width="{coord(right - left)}" '
+            f'height="{coord(bottom - top)}" fill="none" stroke="currentColor" '
             'stroke-opacity="0.5"/>']
-    body += _log_axis(lo, hi, step, box)
+    body += log_axis(lo, hi, step, box)
     body += _layer_labels(rows, xs, bottom, entry)
     if entry is not None:
         body += _entry_band(xs[[r.layer for r in rows].index(entry)], slot, entry, box)
-    ref_pts = [_log_y(r.ref_norm, lo, hi, top, bottom) for r in rows]
-    stu_pts = [_log_y(r.student_norm, lo, hi, top, bottom) for r in rows]
+    ref_pts = [log_y(r.ref_norm, lo, hi, top, bottom) for r in rows]
+    stu_pts = [log_y(r.student_norm, lo, hi, top, bottom) for r in rows]
     if ref_shown:
-        body += _polylines([(x, p[0]) if p else None for x, p in zip(xs, ref_pts)],
+        body += polylines([(x, p[0]) if p else None for x, p in zip(xs, ref_pts)],
                            f'stroke="{REF}" stroke-width="2.5"', "ref-line")
-    body += _polylines([(x, p[0]) if p else None for x, p in zip(xs, stu_pts)],
+    body += polylines([(x, p[0]) if p else None for x, p in zip(xs, stu_pts)],
                        f'stroke="{STUDENT}" stroke-width="2.5" stroke-dasharray="6 4"',
                        "student-line")
     # The reference's circles are larger than the student's squares, so a matching
@@ -183,9 +183,9 @@ def layer_norm_plot(rows: Sequence[LayerRow], *, title: str = "Gradient norm per
              for x, p, r in zip(xs, ref_pts, rows) if p]
     body += [_student_marker(x, p, r, size, quantity) for x, p, r in zip(xs, stu_pts, rows) if p]
     body += _legend(left, 18, _layer_legend(bool(ref_shown), rows))
-    body.append(_text(14, (top + bottom) / 2, f"{quantity}, log scale", "middle",
-                      f' transform="rotate(-90 14 {_c((top + bottom) / 2)})"'))
-    return _frame(width, height, "layer-norms", title,
+    body.append(draw_text(14, (top + bottom) / 2, f"{quantity}, log scale", "middle",
+                      f' transform="rotate(-90 14 {coord((top + bottom) / 2)})"'))
+    return frame(width, height, "layer-norms", title,
                   _layer_desc(rows, lo, hi, entry, bool(ref_shown), quantity), body)
 
 
@@ -203,33 +203,33 @@ def _layer_labels(rows, xs, bottom, entry) -> list[str]:
         if row.layer != entry and (not wanted or crowded):
             continue
         bold = ' font-weight="bold"' if row.layer == entry else ""
-        out.append(_text(x, bottom + 16, str(row.layer), "middle",
+        out.append(draw_text(x, bottom + 16, str(row.layer), "middle",
                          f' class="layer-label" data-layer="{row.layer}"{bold}'))
-    out.append(_text(xs[0], bottom + 32, "input" if len(rows) > 1 else "input and output",
+    out.append(draw_text(xs[0], bottom + 32, "input" if len(rows) > 1 else "input and output",
                      "start" if len(rows) > 1 else "middle"))
     if len(rows) > 1:
-        out.append(_text(xs[-1], bottom + 32, "output", "end"))
-    out.append(_text((xs[0] + xs[-1]) / 2, bottom + 48, "layer (the gradient flows right to left)"))
+        out.append(draw_text(xs[-1], bottom + 32, "output", "end"))
+    out.append(draw_text((xs[0] + xs[-1]) / 2, bottom + 48, "layer (the gradient flows right to left)"))
     return out
 
 
 def _entry_band(x: float, slot: float, layer: int, box) -> list[str]:
     left, top, right, bottom = box
     half = max(slot, 10.0) / 2
-    band = (f'<rect class="entry-band" data-layer="{layer}" x="{_c(x - half)}" y="{_c(top)}" '
-            f'width="{_c(2 * half)}" height="{_c(bottom - top)}" fill="{ERROR}" '
+    band = (f'<rect class="entry-band" data-layer="{layer}" x="{coord(x - half)}" y="{coord(top)}" '
+            f'width="{coord(2 * half)}" height="{coord(bottom - top)}" fill="{ERROR}" '
             f'fill-opacity="0.18" stroke="{ERROR}" stroke-dasharray="3 2"/>')
     # Past the middle the label ends at the band, so it never runs off the right edge.
     anchor, at = ("end", x + half) if x > (left + right) / 2 else ("start", x - half)
-    label = _text(at, top - 6, f"error enters here (layer {layer})", anchor,
+    label = draw_text(at, top - 6, f"error enters here (layer {layer})", anchor,
                   f' class="entry-label" data-layer="{layer}" font-weight="bold"')
     return [band, label]
 
 
 def _ref_marker(x: float, placed, row: LayerRow, size: float, quantity: str) -> str:
     y, _ = placed
-    return (f'<circle class="point ref-point" data-layer="{row.layer}" cx="{_c(x)}" '
-            f'cy="{_c(y)}" r="{_c(size)}" fill="{REF}"><title>layer {row.layer}, reference '
+    return (f'<circle class="point ref-point" data-layer="{row.layer}" cx="{coord(x)}" '
+            f'cy="{coord(y)}" r="{coord(size)}" fill="{REF}"><title>layer {row.layer}, reference '
             f'{esc(quantity)} = {row.ref_norm:.4g}</title></circle>')
 
 
@@ -244,11 +244,11 @@ def _student_marker(x: float, placed, row: LayerRow, size: float, quantity: str)
               f'data-match="{"yes" if row.match else "no"}" fill="{fill}" stroke="{STUDENT}" '
               'stroke-width="2"')
     if how == "value":
-        shape = (f'<rect {common} x="{_c(x - size)}" y="{_c(y - size)}" '
-                 f'width="{_c(2 * size)}" height="{_c(2 * size)}">')
+        shape = (f'<rect {common} x="{coord(x - size)}" y="{coord(y - size)}" '
+                 f'width="{coord(2 * size)}" height="{coord(2 * size)}">')
         return shape + f"<title>{tip}</title></rect>"
     tip_y = y + 2 * size if how == "zero" else y - 2 * size
-    path = f"M{_c(x - size)},{_c(y)} L{_c(x + size)},{_c(y)} L{_c(x)},{_c(tip_y)} Z"
+    path = f"M{coord(x - size)},{coord(y)} L{coord(x + size)},{coord(y)} L{coord(x)},{coord(tip_y)} Z"
     return f'<path {common} d="{path}"><title>{tip}</title></path>'
 
 
@@ -344,7 +344,7 @@ def curve_plot(z: Sequence[float], reference: Sequence[float], student: Sequence
     """
     z, ref, mine = (np.asarray(a, dtype=np.float64).reshape(-1) for a in (z, reference, student))
     if not z.size:
-        return _frame(width, 40, "curve", title, "no values", [_text(width / 2, 24, "no values")])
+        return frame(width, 40, "curve", title, "no values", [draw_text(width / 2, 24, "no values")])
     box = (56.0, 40.0, width - 16.0, height - 44.0)
     left, top, right, bottom = box
     x0, x1 = float(z.min()), float(z.max())
@@ -352,8 +352,8 @@ def curve_plot(z: Sequence[float], reference: Sequence[float], student: Sequence
     sx, sy = _scale(x0, x1, left, right), _scale(y0, y1, bottom, top)
     wrong = differing(ref, mine, rtol, atol_scale)
 
-    body = [f'<rect class="plot-area" x="{_c(left)}" y="{_c(top)}" width="{_c(right - left)}" '
-            f'height="{_c(bottom - top)}" fill="none" stroke="currentColor" '
+    body = [f'<rect class="plot-area" x="{coord(left)}" y="{coord(top)}" width="{coord(right - left)}" '
+            f'height="{coord(bottom - top)}" fill="none" stroke="currentColor" '
             'stroke-opacity="0.5"/>']
     body += _linear_axes(box, nice_ticks(x0, x1, 8), nice_ticks(y0, y1, 5), sx, sy)
     inside = _differ_bands(z, wrong, sx, box)
@@ -363,19 +363,19 @@ def curve_plot(z: Sequence[float], reference: Sequence[float], student: Sequence
         # Far-off values only need to leave the frame: bound them so no coordinate is huge.
         points = [(sx(x), min(max(sy(y), top - 500), bottom + 500)) if math.isfinite(y)
                   else None for x, y in zip(z, values)]
-        inside += _polylines(points, style, kind)
+        inside += polylines(points, style, kind)
     body.append(_clipped(box, inside))
     clipped = bool(np.any(np.isfinite(mine) & ((mine < y0) | (mine > y1))))
     body += _worst_marker(z, ref, mine, wrong, sx, sy, (y0, y1), box)
     body += _legend(left, 16, [("ref", "reference"), ("student", "yours")]
                     + ([("band", "shaded: yours differs")] if wrong.any() else []))
     if clipped:
-        body.append(_text(right - 4, top + 14, "some values are off the plot (clipped)", "end",
+        body.append(draw_text(right - 4, top + 14, "some values are off the plot (clipped)", "end",
                           ' class="clipped-note"'))
-    body.append(_text((left + right) / 2, bottom + 34, "z"))
-    body.append(_text(14, (top + bottom) / 2, ylabel, "middle",
-                      f' transform="rotate(-90 14 {_c((top + bottom) / 2)})"'))
-    return _frame(width, height, "curve", title, _curve_desc(z, wrong, ylabel), body)
+    body.append(draw_text((left + right) / 2, bottom + 34, "z"))
+    body.append(draw_text(14, (top + bottom) / 2, ylabel, "middle",
+                      f' transform="rotate(-90 14 {coord((top + bottom) / 2)})"'))
+    return frame(width, height, "curve", title, _curve_desc(z, wrong, ylabel), body)
 
 
 def _clipped(box, parts: list[str]) -> str:
@@ -383,8 +383,8 @@ def _clipped(box, parts: list[str]) -> str:
     id (a clipPath would, and ids clash when a page holds several plots)."""
     left, top, right, bottom = box
     w, h = right - left, bottom - top
-    return (f'<svg class="plot-inner" x="{_c(left)}" y="{_c(top)}" width="{_c(w)}" '
-            f'height="{_c(h)}" viewBox="{_c(left)} {_c(top)} {_c(w)} {_c(h)}">'
+    return (f'<svg class="plot-inner" x="{coord(left)}" y="{coord(top)}" width="{coord(w)}" '
+            f'height="{coord(h)}" viewBox="{coord(left)} {coord(top)} {coord(w)} {coord(h)}">'
             + "".join(parts) + "</svg>")
 
 
@@ -392,13 +392,13 @@ def _linear_axes(box, xticks, yticks, sx, sy) -> list[str]:
     left, top, right, bottom = box
     out = []
     for t in xticks:
-        out.append('<g class="tick-x">' + _line(sx(t), top, sx(t), bottom,
+        out.append('<g class="tick-x">' + draw_line(sx(t), top, sx(t), bottom,
                                                  f' stroke-opacity="{0.5 if t == 0 else 0.15}"')
-                   + _text(sx(t), bottom + 16, _tick_text(t)) + "</g>")
+                   + draw_text(sx(t), bottom + 16, _tick_text(t)) + "</g>")
     for t in yticks:
-        out.append('<g class="tick-y">' + _line(left, sy(t), right, sy(t),
+        out.append('<g class="tick-y">' + draw_line(left, sy(t), right, sy(t),
                                                  f' stroke-opacity="{0.5 if t == 0 else 0.15}"')
-                   + _text(left - 6, sy(t) + 4, _tick_text(t), "end") + "</g>")
+                   + draw_text(left - 6, sy(t) + 4, _tick_text(t), "end") + "</g>")
     return out
 
 
@@ -414,7 +414,7 @@ def _differ_bands(z: np.ndarray, wrong: np.ndarray, sx, box) -> list[str]:
             a, b = (a + b) / 2 - 2.5, (a + b) / 2 + 2.5
         a, b = max(a, left), min(b, right)
         out.append(f'<rect class="differ" data-from="{z[first]:g}" data-to="{z[last]:g}" '
-                   f'x="{_c(a)}" y="{_c(top)}" width="{_c(b - a)}" height="{_c(bottom - top)}" '
+                   f'x="{coord(a)}" y="{coord(top)}" width="{coord(b - a)}" height="{coord(bottom - top)}" '
                    f'fill="{ERROR}" fill-opacity="0.18"><title>yours differs for z from '
                    f'{z[first]:g} to {z[last]:g}</title></rect>')
     return out
@@ -432,9 +432,9 @@ def _worst_marker(z, ref, mine, wrong, sx, sy, yrange, box) -> list[str]:
     anchor = "end" if x > (left + right) / 2 else "start"
     shift = -10 if anchor == "end" else 10
     label_y = min(max(y - 10, box[1] + 28), box[3] - 6)
-    return [f'<circle class="worst" cx="{_c(x)}" cy="{_c(y)}" r="7" fill="none" '
+    return [f'<circle class="worst" cx="{coord(x)}" cy="{coord(y)}" r="7" fill="none" '
             f'stroke="{ERROR}" stroke-width="2.5"/>',
-            _text(x + shift, label_y, f"largest difference at z = {z[i]:g}", anchor,
+            draw_text(x + shift, label_y, f"largest difference at z = {z[i]:g}", anchor,
                   ' class="worst-label" font-weight="bold"')]
 
 
@@ -461,17 +461,17 @@ def histogram(labels: Sequence[str], counts: Sequence[int], *, title: str = "Sco
     hi = max(most, ticks[-1] if ticks else most)
     sy = _scale(0, hi, bottom, top)
     slot = (right - left) / max(len(counts), 1)
-    body = [_line(left, bottom, right, bottom, ' stroke-opacity="0.6"')]
-    body += ['<g class="tick-y">' + _line(left, sy(t), right, sy(t), ' stroke-opacity="0.15"')
-             + _text(left - 6, sy(t) + 4, f"{t:g}", "end") + "</g>" for t in ticks]
+    body = [draw_line(left, bottom, right, bottom, ' stroke-opacity="0.6"')]
+    body += ['<g class="tick-y">' + draw_line(left, sy(t), right, sy(t), ' stroke-opacity="0.15"')
+             + draw_text(left - 6, sy(t) + 4, f"{t:g}", "end") + "</g>" for t in ticks]
     for i, (label, count) in enumerate(zip(labels, counts)):
         x = left + i * slot
-        body.append(f'<rect class="hist-bar" data-count="{int(count)}" x="{_c(x + slot * 0.12)}" '
-                    f'y="{_c(sy(count))}" width="{_c(slot * 0.76)}" '
-                    f'height="{_c(bottom - sy(count))}" fill="{REF}"><title>{esc(label)}: '
+        body.append(f'<rect class="hist-bar" data-count="{int(count)}" x="{coord(x + slot * 0.12)}" '
+                    f'y="{coord(sy(count))}" width="{coord(slot * 0.76)}" '
+                    f'height="{coord(bottom - sy(count))}" fill="{REF}"><title>{esc(label)}: '
                     f'{int(count)} {esc(ylabel)}</title></rect>')
-        body.append(_text(x + slot / 2, sy(count) - 4, str(int(count))))
-        body.append(_text(x + slot / 2, bottom + 15, label, "middle", ' font-size="10"'))
-    body.append(_text((left + right) / 2, bottom + 36, xlabel))
+        body.append(draw_text(x + slot / 2, sy(count) - 4, str(int(count))))
+        body.append(draw_text(x + slot / 2, bottom + 15, label, "middle", ' font-size="10"'))
+    body.append(draw_text((left + right) / 2, bottom + 36, xlabel))
     desc = "; ".join(f"{label}: {int(count)}" for label, count in zip(labels, counts))
-    return _frame(width, height, "histogram", title, f"{ylabel} per {xlabel}: {desc}.", body)
+    return frame(width, height, "histogram", title, f"{ylabel} per {xlabel}: {desc}.", body)
