@@ -24,7 +24,7 @@ from grader.results import CheckResult
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = ROOT / "solutions"
 BUGS_FILE = Path(__file__).parent / "buggy" / "bugs.yaml"
-MODULES = ("activations", "initializers", "clipping", "backward")
+MODULES = ("activations", "initializers", "clipping", "backward", "diagnostics", "fixes", "training")
 FIELDS = {"name", "module", "description", "replace", "fails", "status", "feedback",
           "grader_weakness"}
 EXPECTATIONS = ("fails", "status", "feedback")  # what a grader_weakness may excuse

@@ -15,10 +15,12 @@ import numpy as np
 from grader.checks import status
 from grader.checks.common import (check_inputs_kept, completed_calls, conformed, fail, judging,
                                   passed, reference)
-from grader.checks.compare import close, compare, compare_many, fmt, fmt_pair, norm
+from grader.checks.compare import close, compare
+from grader.checks.layerwise import (blame_forward, conform_grads, entry_layer, entry_message,
+                                     layer_rows, value_message)
 from grader.checks.mistakes import MLP_MISTAKES, matching_mistake
-from grader.checks.model import Case, CaseResult, CheckDef, LayerRow
-from grader.checks.schema import Arr, ArrList, Ignored, Mismatch, Num, Seq, conform
+from grader.checks.model import Case, CaseResult, CheckDef
+from grader.checks.schema import Arr, Ignored, Mismatch, Num, Seq, conform
 from grader.course import Tolerance
 from grader.engine import layers
 from grader.engine.activations import ACTIVATIONS
@@ -86,22 +88,13 @@ def _judge_mse(case: Case, outcome: TaskOutcome, tol: Tolerance) -> CaseResult:
         if not diff.ok:
             hint = next((h for h, model in MSE_MISTAKES
                          if _close_pair(model(pred, target), (loss, dpred))), "")
-            raise fail(case, status.WRONG, _value_message("mse_loss", name, diff, case), hint)
+            raise fail(case, status.WRONG, value_message("mse_loss", name, diff, case), hint)
     return passed(case)
 
 
 def _close_pair(model, student) -> bool:
     return all(close(np.float64(s), np.float64(m), LOOSE) if np.ndim(m) == 0 else
                close(s, m, LOOSE) for s, m in zip(student, model))
-
-
-def _value_message(function: str, name: str, diff, case: Case) -> str:
-    if case.hidden:
-        return (f"{function}: {name} is wrong on a hidden input (error relative to its "
-                f"scale: {fmt(diff.rel_error)})")
-    at = f" at index {diff.index}" if diff.index else ""
-    return (f"{function}: {name} is wrong{at}: expected {fmt_pair(diff.expected, diff.got)} "
-            f"(error relative to its scale: {fmt(diff.rel_error)})")
 
 
 # --- linear_forward / linear_backward -------------------------------------------------
@@ -148,7 +141,7 @@ def _judge_linear_forward(case: Case, outcome: TaskOutcome, tol: Tolerance) -> C
     diff = compare(out, layers.linear_forward(x, W, b)[0], tol)
     if not diff.ok:
         hint = "add the bias: out = x @ W + b" if close(out, x @ W, LOOSE) else ""
-        raise fail(case, status.WRONG, _value_message("linear_forward", "out", diff, case), hint)
+        raise fail(case, status.WRONG, value_message("linear_forward", "out", diff, case), hint)
     return passed(case)
 
 
@@ -174,7 +167,7 @@ def _judge_linear_backward(case: Case, outcome: TaskOutcome, tol: Tolerance) -> 
         if not diff.ok:
             hint, model = hints.get(name, ("", None))
             hint = hint if model is not None and close(got, model, LOOSE) else ""
-            raise fail(case, status.WRONG, _value_message("linear_backward", name, diff, case),
+            raise fail(case, status.WRONG, value_message("linear_backward", name, diff, case),
                        hint)
     return passed(case)
 
@@ -278,7 +271,7 @@ def _judge_mlp_forward(case: Case, outcome: TaskOutcome, tol: Tolerance) -> Case
     if not diff.ok:
         hint = next((h for h, flags in FORWARD_MISTAKES
                      if close(y_hat, _forward_variant(data, **flags), LOOSE)), "")
-        raise fail(case, status.WRONG, _value_message("mlp_forward", "Y_hat", diff, case), hint)
+        raise fail(case, status.WRONG, value_message("mlp_forward", "Y_hat", diff, case), hint)
     return passed(case)
 
 
@@ -299,113 +292,23 @@ def _judge_mlp_backward(case: Case, outcome: TaskOutcome, tol: Tolerance) -> Cas
     data = case.data
     calls = completed_calls(case, outcome)
     ref = _reference_backward(case)
-    student = _conform_grads(case, calls[1].value, ref)
+    student = conform_grads(case, calls[1].value, ref, "mlp_backward")
     check_inputs_kept(case, calls)
-    rows = _layer_rows(student, ref, tol, case.hidden)
+    rows = layer_rows(student, ref, tol, case.hidden)
     if all(r.match for r in rows):
         return passed(case)
-    _blame_forward(case, calls[0].value, tol)
+    blame_forward(case, calls[0].value, (data["X"].shape[0], data["Ws"][-1].shape[1]),
+                  _reference_forward(case)[0], tol, "mlp_forward", "mlp_backward", "backward")
     args = (data["X"], data["Ws"], data["bs"], data["act"], data["dY"])
     mistake = matching_mistake(MLP_MISTAKES, args, student, lambda a, b: close(a, b, LOOSE))
-    message = _entry_message(rows, student, ref, tol)
+    message = entry_message(rows, student, ref, tol)
     hint = mistake.hint if mistake else _position_hint(rows)
     return CaseResult(case.label, status.WRONG, message, hint, case.hidden, tuple(rows))
 
 
-def _blame_forward(case: Case, forward_value, tol: Tolerance) -> None:
-    """Fail with a pointer to mlp_forward when its output is already wrong.
-
-    mlp_backward works from the cache mlp_forward made, so a wrong forward pass
-    can make a correct backward pass look wrong; say so instead of naming a layer.
-    """
-    data = case.data
-    shape = (data["X"].shape[0], data["Ws"][-1].shape[1])
-    try:
-        y_hat, _ = conform(Seq("the return value", (Arr("Y_hat", shape), Ignored("cache"))),
-                           forward_value)
-    except Mismatch:
-        y_hat = None
-    if y_hat is None or not compare(y_hat, _reference_forward(case)[0], tol).ok:
-        raise fail(case, status.WRONG,
-                   "the gradients differ, but mlp_forward already returns a wrong Y_hat on "
-                   "this case and mlp_backward works from its cache",
-                   "fix mlp_forward first (see backward.mlp_forward), then check again")
-
-
-def _conform_grads(case: Case, value, ref) -> tuple:
-    names = ("dWs", "dbs", "dAs")
-    schema = Seq("the return value", tuple(ArrList(n, tuple(a.shape for a in r))
-                                           for n, r in zip(names, ref)))
-    try:
-        return conform(schema, value)
-    except Mismatch as exc:
-        raise fail(case, exc.status, "mlp_backward returned: " + _with_layer(exc.message),
-                   _shape_hint(exc.message, value, ref)) from None
-
-
-def _with_layer(message: str) -> str:
-    """'dWs[2] has shape ...' -> 'dWs[2] (layer 3) has shape ...'."""
-    head, _, rest = message.partition("]")
-    if "[" in head and head.split("[", 1)[1].isdigit():
-        index = int(head.split("[", 1)[1])
-        return f"{head}] (layer {index + 1}){rest}"
-    return message
-
-
-def _shape_hint(message: str, value, ref) -> str:
-    try:
-        shapes = [[np.shape(a) for a in part] for part in value]
-    except TypeError:
-        shapes = None
-    if shapes and all(s == [a.shape for a in r][::-1] for s, r in zip(shapes, ref)):
-        return ("the lists are in reverse order: index 0 must be layer 1 (the input side)")
-    if message.startswith("dWs"):
-        return "dW_l = A_{l-1}.T @ dZ_l has W_l's shape (fan_in, fan_out)"
-    if message.startswith("dbs"):
-        return "db_l = dZ_l.sum(axis=0) has b_l's shape (fan_out,)"
-    if message.startswith("dAs"):
-        return "dAs[i] = dZ @ W.T is the gradient of layer i+1's input, shape (N, fan_in)"
-    return "return a tuple (dWs, dbs, dAs) of three lists with one array per layer"
-
-
-def _layer_rows(student, ref, tol: Tolerance, hidden: bool) -> list[LayerRow]:
-    L = len(ref[0])
-    # Layer by layer, dW, db and dA: all 3L comparisons in one pass.
-    ok, rel = compare_many([part[l] for l in range(L) for part in student],
-                           [part[l] for l in range(L) for part in ref], tol)
-    ok, rel = ok.reshape(L, 3).all(axis=1), rel.reshape(L, 3).max(axis=1)
-    return [LayerRow(layer=l + 1,
-                     ref_norm=float("nan") if hidden else norm(ref[0][l]),
-                     student_norm=norm(student[0][l]),
-                     rel_error=float(rel[l]), match=bool(ok[l]))
-            for l in range(L)]
-
-
-def _entry_message(rows, student, ref, tol) -> str:
-    L = len(rows)
-    entry = max(r.layer for r in rows if not r.match)
-    wrong = [f"{name}[{entry - 1}]" for name, s, r in zip(("dWs", "dbs", "dAs"), student, ref)
-             if not compare(s[entry - 1], r[entry - 1], tol).ok]
-    text = (f"the error enters the backward pass at layer {entry} of {L} "
-            f"({', '.join(wrong)} off by {fmt(rows[entry - 1].rel_error)} relative to its "
-            f"scale)")
-    if entry < L:
-        span = f"layer {L} (output side) still matches" if entry == L - 1 else \
-            f"layers {entry + 1}-{L} (output side) still match"
-        text += f"; {span}"
-    else:
-        text += "; even the output layer differs"
-    matching_below = [r.layer for r in rows if r.layer < entry and r.match]
-    if len(matching_below) == 1:
-        text += f"; layer {matching_below[0]} matches again"
-    elif matching_below:
-        text += f"; layers {', '.join(map(str, matching_below))} match again"
-    return text
-
-
 def _position_hint(rows) -> str:
     L = len(rows)
-    entry = max(r.layer for r in rows if not r.match)
+    entry = entry_layer(rows)
     if entry == L:
         return ("start from the output layer: dZ_L = dY_hat (it is linear), dW_L = A_{L-1}.T @ "
                 "dZ_L, db_L = dZ_L.sum(axis=0), dA_{L-1} = dZ_L @ W_L.T")

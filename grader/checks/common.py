@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from dataclasses import replace
 from typing import Any, Callable, Sequence
 
 from grader.checks import status
@@ -20,6 +21,18 @@ PARAMS = {
     "linear_backward": ("dout", "cache"),
     "mlp_forward": ("X", "weights", "biases", "act"),
     "mlp_backward": ("dY_hat", "cache", "act_grad"),
+    "layer_norms": ("grads",),
+    "gradient_ratio": ("norms",),
+    "diagnose": ("norms", "vanish_below", "explode_above"),
+    "numerical_gradient": ("f", "x", "h"),
+    "relative_error": ("a", "b"),
+    "residual_forward": ("X", "weights", "biases", "act"),
+    "residual_backward": ("dY_hat", "cache", "act_grad"),
+    "layernorm_forward": ("x", "gamma", "beta", "eps"),
+    "layernorm_backward": ("dout", "cache"),
+    "batchnorm_forward": ("x", "gamma", "beta", "eps"),
+    "batchnorm_backward": ("dout", "cache"),
+    "sgd_train": ("X", "Y", "weights", "biases", "act", "act_grad", "lr", "steps", "max_norm"),
 }
 INIT_PARAMS = ("fan_in", "fan_out", "rng")
 
@@ -60,6 +73,13 @@ def judging(judge):
         except Failed as failed:
             return failed.result
     return run
+
+
+def with_hint(failed: Failed, hint: str) -> Failed:
+    """The same failure with a hint added, when it had none."""
+    if failed.result.hint or not hint:
+        return failed
+    return Failed(replace(failed.result, hint=hint))
 
 
 def fail(case: Case, status_: str, message: str, hint: str = "", where: str = "") -> Failed:
@@ -124,7 +144,12 @@ def conformed(case: Case, schema: Schema, value: Any, function: str) -> Any:
         raise fail(case, exc.status, f"{function} returned: {exc.message}") from None
 
 
-def check_inputs_kept(case: Case, calls: Sequence[CallOutcome]) -> None:
+NEW_ARRAYS_HINT = ("work on new arrays (x = x * 2, not x *= 2; np.maximum(z, 0), not "
+                   "z[z < 0] = 0)")
+
+
+def check_inputs_kept(case: Case, calls: Sequence[CallOutcome],
+                      hint: str = NEW_ARRAYS_HINT) -> None:
     """Fail if any call modified an array the grader passed in."""
     for index, outcome in enumerate(calls):
         if not outcome.mutated:
@@ -134,8 +159,7 @@ def check_inputs_kept(case: Case, calls: Sequence[CallOutcome]) -> None:
         arg = _argument_name(given_to, path[1:])
         also = "" if path[0] == index else f" (first passed to {given_to.function})"
         raise fail(case, status.MODIFIED_INPUT,
-                   f"{case.calls[index].function} modified its input {arg}{also}",
-                   "work on new arrays (x = x * 2, not x *= 2; np.maximum(z, 0), not z[z < 0] = 0)")
+                   f"{case.calls[index].function} modified its input {arg}{also}", hint)
 
 
 def _argument_name(call: Call, path: Sequence) -> str:

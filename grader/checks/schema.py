@@ -2,7 +2,9 @@
 
 Only exact ``numpy.ndarray`` of dtype float64 with exactly the expected shape
 counts as an array: no broadcasting, no subclasses, no other dtypes. Scalars
-may be Python or numpy reals. Each mismatch becomes one actionable sentence.
+may be Python or numpy reals. A dict must hold its required keys (others are
+ignored), a word must be one of its choices. Each mismatch becomes one
+actionable sentence.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ class Arr:
 @dataclass(frozen=True)
 class Num:
     name: str
+    # inf and NaN are answers too where the contract says so (x / 0 in gradient_ratio)
+    finite: bool = True
 
 
 @dataclass(frozen=True)
@@ -44,13 +48,33 @@ class ArrList:
 
 
 @dataclass(frozen=True)
+class Keys:
+    """A dict holding at least these keys, each value of its own schema.
+
+    Other keys are allowed and ignored: a student may keep more in a history for their
+    own plots, and nothing the grader reads changes with them.
+    """
+
+    name: str
+    items: tuple[tuple[str, "Schema"], ...]
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One of a few fixed strings (a verdict)."""
+
+    name: str
+    choices: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Ignored:
     """A part of the return value the grader does not look at (a cache)."""
 
     name: str
 
 
-Schema = Union[Arr, Num, Seq, ArrList, Ignored]
+Schema = Union[Arr, Num, Seq, ArrList, Keys, Choice, Ignored]
 
 
 class Mismatch(Exception):
@@ -66,12 +90,16 @@ def conform(schema: Schema, value: Any) -> Any:
     if isinstance(schema, Ignored):
         return None
     if isinstance(schema, Num):
-        return _number(schema.name, value)
+        return _number(schema.name, value, schema.finite)
     if isinstance(schema, Arr):
         return _array(schema.name, schema.shape, value)
     if isinstance(schema, Seq):
         items = _sequence(schema.name, len(schema.items), value, "items")
         return tuple(conform(s, v) for s, v in zip(schema.items, items))
+    if isinstance(schema, Keys):
+        return _keys(schema, value)
+    if isinstance(schema, Choice):
+        return _choice(schema, value)
     items = _sequence(schema.name, len(schema.shapes), value, "arrays")
     return tuple(_array(f"{schema.name}[{i}]", shape, v)
                  for i, (shape, v) in enumerate(zip(schema.shapes, items)))
@@ -99,14 +127,14 @@ def describe(value: Any) -> str:
     return f"a {type(value).__name__}"
 
 
-def _number(name: str, value: Any) -> float:
+def _number(name: str, value: Any, finite: bool = True) -> float:
     if isinstance(value, np.ndarray) and value.shape == () and value.dtype.kind == "f":
         value = value[()]
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer,
                                                                      np.floating)):
         raise Mismatch(status.BAD_TYPE, f"{name} should be a float, got {describe(value)}")
     number = float(value)
-    if not np.isfinite(number):
+    if finite and not np.isfinite(number):
         raise Mismatch(status.NON_FINITE, f"{name} is {number}")
     return number
 
@@ -145,3 +173,37 @@ def _sequence(name: str, length: int, value: Any, noun: str) -> tuple:
         raise Mismatch(status.BAD_TYPE,
                        f"{name} should be a {kind} of {length} {noun}, got {describe(value)}")
     return tuple(value)
+
+
+def _keys(schema: Keys, value: Any) -> dict:
+    wanted = [key for key, _ in schema.items]
+    listed = " and ".join(repr(k) for k in wanted)
+    if not isinstance(value, dict):
+        raise Mismatch(status.BAD_TYPE, f"{schema.name} should be a dict with keys {listed}, "
+                                        f"got {describe(value)}")
+    missing = [key for key in wanted if key not in value]
+    if missing:
+        raise Mismatch(status.BAD_TYPE, f"{schema.name} has no key {missing[0]!r} (it needs "
+                                        f"{listed}; it has {_key_list(value)})")
+    return {key: conform(item, value[key]) for key, item in schema.items}
+
+
+def _key_list(value: dict) -> str:
+    keys = sorted(repr(k) for k in value)[:6]
+    return ", ".join(keys) if keys else "no keys"
+
+
+def _choice(schema: Choice, value: Any) -> str:
+    listed = ", ".join(repr(c) for c in schema.choices)
+    if type(value) is not str:
+        raise Mismatch(status.BAD_TYPE, f"{schema.name} should be one of {listed}, got "
+                                        f"{describe(value)}")
+    if value not in schema.choices:
+        # Only a short word is echoed: a longer string could spell out a hidden input.
+        shown = repr(value) if len(value) <= 20 and value.replace(" ", "").isalpha() \
+            else f"another str of {len(value)} characters"
+        near = [c for c in schema.choices if c == value.strip().lower()]
+        fix = f" (write {near[0]!r} exactly)" if near else ""
+        raise Mismatch(status.WRONG, f"{schema.name} should be one of {listed}, got "
+                                     f"{shown}{fix}")
+    return value

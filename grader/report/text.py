@@ -90,8 +90,10 @@ def _exercise_body(exercise, style: Style, verbose: bool) -> list[str]:
     not_started = all(_not_implemented(c) for c in checks)
     if not_started and not verbose:
         where = checks[0].failures[0].where or f"{exercise.module}.py"
-        return ["  " + style("✗ ", fg="red") + f"not started: all {len(checks)} functions still "
-                f"raise NotImplementedError (the first at {where})"]
+        which = f"all {len(checks)} functions still raise" if len(checks) > 1 else \
+            f"{checks[0].function} still raises"
+        return ["  " + style("✗ ", fg="red") + f"not started: {which} NotImplementedError "
+                f"(the first at {where})"]
     lines = []
     for check in checks:
         mark = style("✓", fg="green") if check.passed else style("✗", fg="red")

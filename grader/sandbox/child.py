@@ -46,6 +46,31 @@ def _sigmoid(z):
     return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
 
+# The scalar functions handed to numerical_gradient as ``f``. The grader computes
+# the reference from its own copies (grader/checks/diagnostics.py, TEST_FUNCTIONS),
+# and a test holds the two to the bit. Each works on a C-contiguous copy, so its sums
+# add in one order whatever view of x the student passes.
+def _contiguous(x):
+    return np.ascontiguousarray(x, dtype=np.float64)
+
+
+def _f_cubes(x):
+    v = _contiguous(x).ravel()
+    return float(np.sum(np.linspace(0.5, 1.5, v.size) * (v * v * v)))
+
+
+def _f_logsumexp(x):
+    return float(np.log(np.sum(np.exp(_contiguous(x).ravel()))))
+
+
+def _f_rows(x):
+    x = _contiguous(x)
+    if x.ndim != 2:
+        raise ValueError(f"this f takes a 2-D array like x, got shape {x.shape}")
+    r = np.sum(x * np.linspace(0.5, 1.5, x.shape[1]), axis=1)
+    return float(np.sum(np.log1p(r * r)))
+
+
 # The callables handed to functions that take an activation (mlp_forward's
 # ``act``, mlp_backward's ``act_grad``). They are the grader's, not the
 # student's, so a mistake in exercise 1 cannot cost marks in exercise 4. They
@@ -61,6 +86,9 @@ PROVIDED = {
     "sigmoid_grad": lambda z: _sigmoid(z) * (1.0 - _sigmoid(z)),
     "linear": lambda z: np.array(z, dtype=np.float64, copy=True),
     "linear_grad": lambda z: np.ones_like(np.asarray(z, dtype=np.float64)),
+    "f_cubes": _f_cubes,
+    "f_logsumexp": _f_logsumexp,
+    "f_rows": _f_rows,
 }
 
 

@@ -5,7 +5,8 @@ import pytest
 
 from grader.checks import status
 from grader.checks.compare import compare, fmt
-from grader.checks.schema import Arr, ArrList, Ignored, Mismatch, Num, Seq, conform
+from grader.checks.schema import (Arr, ArrList, Choice, Ignored, Keys, Mismatch, Num, Seq,
+                                  conform)
 from grader.course import Tolerance
 from grader.sandbox.wire import Other
 
@@ -44,6 +45,39 @@ def test_numbers_accept_python_and_numpy_reals_only():
     assert _status(Num("loss"), True)[0] == status.BAD_TYPE
     assert _status(Num("loss"), np.zeros(2))[0] == status.BAD_TYPE
     assert _status(Num("loss"), float("nan"))[0] == status.NON_FINITE
+
+
+def test_numbers_may_be_infinite_where_the_contract_says_so():
+    assert conform(Num("ratio", finite=False), float("inf")) == float("inf")
+    assert np.isnan(conform(Num("ratio", finite=False), np.float64("nan")))
+    assert _status(Num("ratio", finite=False), "inf")[0] == status.BAD_TYPE
+
+
+def test_dicts_need_their_keys_and_may_hold_more():
+    schema = Keys("history", (("loss", Arr("history['loss']", (2,))),
+                              ("norms", Arr("history['norms']", (2, 1)))))
+    got = conform(schema, {"loss": np.zeros(2), "norms": np.ones((2, 1)), "mine": [1, 2]})
+    assert set(got) == {"loss", "norms"} and got["norms"].shape == (2, 1)
+    code, message = _status(schema, {"loss": np.zeros(2), "norm": np.ones((2, 1))})
+    assert code == status.BAD_TYPE
+    assert message == ("history has no key 'norms' (it needs 'loss' and 'norms'; it has "
+                       "'loss', 'norm')")
+    assert "should be a dict with keys 'loss' and 'norms', got a tuple of 2 items" in \
+        _status(schema, (np.zeros(2), np.ones((2, 1))))[1]
+    code, message = _status(schema, {"loss": [0.0, 1.0], "norms": np.ones((2, 1))})
+    assert code == status.BAD_TYPE and message.startswith("history['loss'] should be")
+    assert _status(schema, {"loss": np.zeros(2), "norms": np.ones((1, 2))})[0] == \
+        status.WRONG_SHAPE
+
+
+def test_a_choice_is_one_of_its_words_and_only_short_words_are_echoed():
+    schema = Choice("the verdict", ("vanishing", "healthy"))
+    assert conform(schema, "healthy") == "healthy"
+    assert "write 'healthy' exactly" in _status(schema, "Healthy ")[1]
+    assert "got 'fine'" in _status(schema, "fine")[1]
+    assert "another str of 14 characters" in _status(schema, "ratio 1.234567")[1]
+    assert _status(schema, b"healthy")[0] == status.BAD_TYPE
+    assert _status(schema, 3)[0] == status.BAD_TYPE
 
 
 def test_sequences_and_lists():
