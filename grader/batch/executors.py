@@ -8,7 +8,9 @@ grader's own judging is Python, and one process runs it on one core at a time.
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
+import os
 import signal
 import threading
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -19,6 +21,8 @@ from grader.course import Course
 from grader.errors import GraderError
 from grader.grade import Options, grade_files
 from grader.results import SubmissionResult
+
+PR_SET_PDEATHSIG = 1
 
 
 @dataclass(frozen=True)
@@ -53,7 +57,8 @@ class LocalExecutor:
         # with one thread; otherwise (e.g. inside a test run) a fresh interpreter.
         method = "fork" if threading.active_count() == 1 else "spawn"
         self.pool = ProcessPoolExecutor(workers, multiprocessing.get_context(method),
-                                        initializer=_start_worker, initargs=(course, secret))
+                                        initializer=_start_worker,
+                                        initargs=(course, secret, os.getpid()))
 
     def submit(self, job: Job) -> Future:
         return self.pool.submit(_grade_here, job)
@@ -65,11 +70,23 @@ class LocalExecutor:
 _worker: tuple[Course, bytes | None] | None = None
 
 
-def _start_worker(course: Course, secret: bytes | None) -> None:
+def _start_worker(course: Course, secret: bytes | None, parent: int) -> None:
     global _worker
     _worker = (course, secret)
     # Ctrl-C is the batch's to handle: it stops handing out work and keeps what is done.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A batch killed with SIGKILL cannot shut its pool down, and a worker waiting for
+    # work would wait for ever (its siblings keep the queue open): die with the batch.
+    _die_with_parent(parent)
+
+
+def _die_with_parent(parent: int) -> None:
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (AttributeError, OSError):
+        pass  # not Linux: the worker then outlives a killed batch until its next task
+    if os.getppid() != parent:  # the batch died before the line above
+        os._exit(1)
 
 
 def _grade_here(job: Job) -> SubmissionResult:

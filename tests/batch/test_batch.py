@@ -123,6 +123,11 @@ def test_a_batch_killed_with_sigkill_resumes_to_an_identical_gradebook(tmp_path)
         time.sleep(0.02)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
+    # Its worker processes die with it, instead of waiting for work for ever.
+    deadline = time.monotonic() + 10
+    while _processes_mentioning(str(out)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _processes_mentioning(str(out))
     finished = len(list(out.glob("students/*/record.json")))
     assert 4 <= finished < 18, "kill the batch while it is still grading"
     assert not (out / "gradebook.csv").exists()
@@ -132,6 +137,19 @@ def test_a_batch_killed_with_sigkill_resumes_to_an_identical_gradebook(tmp_path)
     assert f"{finished} unchanged" in resumed.stderr
     assert gradebook(out) == gradebook(reference)
     assert not [p for p in out.rglob(".*") if p.is_file()]  # no half-written files left
+
+
+def _processes_mentioning(text: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except OSError:
+                continue
+            if text in cmdline:
+                found.append(int(entry.name))
+    return found
 
 
 def test_bad_inputs_are_one_line_errors(tmp_path):
