@@ -1048,6 +1048,47 @@ ATTACKS: list[Attack] = [
         fails={},
         scope="course",
     ),
+    # ------------------------------------------------------ the modules of exercises 5-7
+    Attack(
+        "numerical_gradient_spins", "diagnostics", "infinite loops",
+        "numerical_gradient ignores SIGTERM/SIGINT/SIGXCPU and spins (bounded at 60 s)",
+        _BOUNDED_LOOP + """
+        def numerical_gradient(f, x, h=1e-5):
+            _bounded_loop()
+        """,
+        fails={"diagnostics.numerical_gradient": status.TIMEOUT},
+    ),
+    Attack(
+        "batchnorm_memory_bomb", "fixes", "memory bombs",
+        "batchnorm_forward allocates 8 GiB (refuses without an address-space limit); "
+        "batchnorm_backward's cases start with batchnorm_forward",
+        """
+        import resource as _resource
+
+        def batchnorm_forward(x, gamma, beta, eps=1e-5):
+            soft, _ = _resource.getrlimit(_resource.RLIMIT_AS)
+            if soft == _resource.RLIM_INFINITY or soft > (2 << 30):
+                raise RuntimeError(f"refused: no address-space limit (RLIMIT_AS = {soft})")
+            return np.ones((8 << 30) // 8), None
+        """,
+        fails={"fixes.batchnorm_forward": status.MEMORY,
+               "fixes.batchnorm_backward": status.MEMORY},
+    ),
+    Attack(
+        "sgd_train_patches_the_provided_activations", "training", "numpy monkeypatching",
+        "sgd_train patches np.tanh, np.maximum and np.exp, which the grader's act/act_grad "
+        "callables use, before training with them: its history goes wrong, not the judge",
+        """
+        _sgd_train = sgd_train
+
+        def sgd_train(*args, **kwargs):
+            np.tanh = lambda z, *a, **k: np.zeros_like(z)
+            np.maximum = lambda a, b, *r, **k: np.zeros_like(a)
+            np.exp = lambda z, *a, **k: np.ones_like(z)
+            return _sgd_train(*args, **kwargs)
+        """,
+        fails={"training.sgd_train": status.WRONG},
+    ),
 ]
 
 
