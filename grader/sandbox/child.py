@@ -47,7 +47,7 @@ def _sigmoid(z):
 
 
 # The scalar functions handed to numerical_gradient as ``f``. The grader computes
-# the reference from its own copies (grader/checks/diagnostics.py, TEST_FUNCTIONS),
+# the reference from its own copies (grader/checks/gradcheck.py, TEST_FUNCTIONS),
 # and a test holds the two to the bit. Each works on a C-contiguous copy, so its sums
 # add in one order whatever view of x the student passes.
 def _contiguous(x):

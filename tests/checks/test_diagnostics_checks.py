@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from grader.checks import diagnostics as diag
+from grader.checks import gradcheck
 from grader.checks import status
 from grader.checks.compare import fmt
 from grader.engine import diagnostics as engine
@@ -211,13 +212,13 @@ def _margin(case, impl) -> float:
     """How far impl is from the reference, in tolerances (the judge's own measure)."""
     d = case.data
     got = impl(child.PROVIDED[d["f"]], d["x"], d["h"])
-    ref = diag._reference_gradient(case)
+    ref = gradcheck._reference_gradient(case)
     return float(np.max(np.abs(got - ref)) / np.max(np.abs(ref))
-                 / diag.GRADIENT_TOLERANCE.atol_scale)
+                 / gradcheck.GRADIENT_TOLERANCE.atol_scale)
 
 
 def test_forward_differences_fail_far_outside_the_tolerance_on_every_public_case():
-    # The figures quoted in grader/checks/diagnostics.py: h |f''| / 2 is at least 337
+    # The figures quoted in grader/checks/gradcheck.py: h |f''| / 2 is at least 337
     # tolerances on every public case with the default h (the others test other things).
     default_h = [c for c in _cases("numerical_gradient") if c.data["h"] == 1e-5]
     assert len(default_h) >= 5
@@ -246,8 +247,8 @@ def _halved(f, x, h=1e-5):
 def test_the_centred_reference_is_within_h_squared_of_the_exact_gradient():
     for case in _cases("numerical_gradient", hidden=40):
         d = case.data
-        exact = diag.TEST_FUNCTIONS[d["f"]].grad(d["x"])
-        err = np.max(np.abs(diag._reference_gradient(case) - exact))
+        exact = gradcheck.TEST_FUNCTIONS[d["f"]].grad(d["x"])
+        err = np.max(np.abs(gradcheck._reference_gradient(case) - exact))
         assert err <= 20 * d["h"] ** 2 * max(1.0, np.max(np.abs(exact))) + 1e-9, case.label
 
 
@@ -255,8 +256,8 @@ def test_the_centred_reference_is_within_h_squared_of_the_exact_gradient():
     (_forward, "one-sided"),
     (lambda f, x, h=1e-5: 2 * engine.numerical_gradient(f, x, h), "divide by 2 h"),
     (lambda f, x, h=1e-5: engine.numerical_gradient(f, x, 1e-5), "the h you are given"),
-    (lambda f, x, h=1e-5: diag._not_restored(f, x, h), "put each entry back"),
-    (lambda f, x, h=1e-5: diag._whole_rows(f, x, h) if np.ndim(x) == 2
+    (lambda f, x, h=1e-5: gradcheck._not_restored(f, x, h), "put each entry back"),
+    (lambda f, x, h=1e-5: gradcheck._whole_rows(f, x, h) if np.ndim(x) == 2
      else engine.numerical_gradient(f, x, h), "x[i] is a whole row"),
 ])
 def test_numerical_gradient_mistakes_are_named(impl, words):
@@ -282,7 +283,7 @@ def test_calling_the_2d_f_on_a_flat_x_gets_a_hint():
 
 def test_a_modified_x_is_reported_with_the_restore_hint():
     case = _cases("numerical_gradient")[0]
-    value = diag._reference_gradient(case)
+    value = gradcheck._reference_gradient(case)
     result = _value(case, value, mutated=((0, 1),))
     assert result.status == status.MODIFIED_INPUT
     assert "modified its input x" in result.message and "exact" in result.hint
@@ -290,7 +291,7 @@ def test_a_modified_x_is_reported_with_the_restore_hint():
 
 def test_the_function_is_the_childs_and_every_shape_and_h_is_covered():
     cases = _cases("numerical_gradient")
-    assert {c.calls[0].args[0].name for c in cases} == set(diag.TEST_FUNCTIONS)
+    assert {c.calls[0].args[0].name for c in cases} == set(gradcheck.TEST_FUNCTIONS)
     assert {c.data["x"].ndim for c in cases} == {0, 1, 2, 3}
     assert {"h" in c.calls[0].kwargs or len(c.calls[0].args) == 3 for c in cases} == {True, False}
     assert any(len(c.calls[0].args) == 3 for c in cases)  # h by position
@@ -298,9 +299,9 @@ def test_the_function_is_the_childs_and_every_shape_and_h_is_covered():
 
 def test_a_public_reference_is_computed_once():
     case = _cases("numerical_gradient")[0]
-    assert diag._reference_gradient(case) is diag._reference_gradient(case)
+    assert gradcheck._reference_gradient(case) is gradcheck._reference_gradient(case)
     hidden = diag.CHECKS["numerical_gradient"].hidden(np.random.default_rng(1), 1)[0]
-    assert diag._reference_gradient(hidden) is not diag._reference_gradient(hidden)
+    assert gradcheck._reference_gradient(hidden) is not gradcheck._reference_gradient(hidden)
 
 
 # --- relative_error ---------------------------------------------------------------------

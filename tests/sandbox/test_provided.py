@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader.checks.diagnostics import TEST_FUNCTIONS
+from grader.checks.gradcheck import TEST_FUNCTIONS
 from grader.engine.activations import ACTIVATIONS
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "grader" / "sandbox"))
