@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import re
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed

@@ -4,7 +4,6 @@ results as the local executor, file for file (timings aside)."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
