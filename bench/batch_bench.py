@@ -31,11 +31,9 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from grader import grade as grade_module  # noqa: E402
 from grader.batch.run import run_batch  # noqa: E402
 from grader.checks import CATALOGUE  # noqa: E402
 from grader.course import load_course  # noqa: E402
-from grader.grade import MAX_JUDGMENTS  # noqa: E402
 from grader.sandbox import run as run_module  # noqa: E402
 from grader.sandbox.run import REPLIES_KEPT  # noqa: E402
 
@@ -102,9 +100,9 @@ def naive(classroom: Path, count: int, course_file: Path) -> float:
 def grade_class(classroom: Path, results: Path, course, course_file: Path, jobs: int,
                 reuse: bool) -> tuple[float, list[float]]:
     """(wall seconds, per-submission latencies) of one `grader batch` run."""
-    # Forked workers inherit these: with both at zero, no reply or verdict is reused.
+    # Forked workers inherit this: with no reply kept, every reply is a new outcome, so
+    # no verdict is reused either.
     run_module.REPLIES_KEPT = REPLIES_KEPT if reuse else 0
-    grade_module.MAX_JUDGMENTS = MAX_JUDGMENTS if reuse else 0
     start = time.monotonic()
     run_batch(classroom, results, course, course_file.read_bytes(), SECRET, jobs)
     wall = time.monotonic() - start

@@ -22,6 +22,7 @@ from grader.checks import CATALOGUE, status
 from grader.checks.model import Case, CaseResult, CheckDef
 from grader.course import Check, Course, Exercise
 from grader.errors import SubmissionPathError
+from grader.memo import IdentityMemo
 from grader.results import CheckResult, ExerciseResult, SubmissionResult
 from grader.sandbox.run import Limits, ModuleRun, Task, TaskOutcome, run_modules
 from grader.submission import Modules, assemble, is_notebook
@@ -184,8 +185,7 @@ def _judge(plan: _Plan, run: ModuleRun | None, course: Course,
                           run.stdout, run.stderr, run.seconds, run.active, run.missing)
 
 
-_judgments: dict[tuple[int, int], tuple[Case, TaskOutcome, object, CaseResult]] = {}
-MAX_JUDGMENTS = 1 << 14
+_judgments = IdentityMemo(limit=1 << 14)
 
 
 def _judged(spec: CheckDef, case: Case, outcome: TaskOutcome, tol) -> CaseResult:
@@ -194,15 +194,7 @@ def _judged(spec: CheckDef, case: Case, outcome: TaskOutcome, tol) -> CaseResult
     (case, outcome, tolerance), so a reply seen before is not judged again."""
     if case.hidden:
         return spec.judge(case, outcome, tol)
-    key = (id(case), id(outcome))
-    hit = _judgments.get(key)
-    if hit is not None and hit[0] is case and hit[1] is outcome and hit[2] == tol:
-        return hit[3]
-    if len(_judgments) >= MAX_JUDGMENTS:
-        _judgments.clear()
-    result = spec.judge(case, outcome, tol)
-    _judgments[key] = (case, outcome, tol, result)
-    return result
+    return _judgments.get((case, outcome), lambda: spec.judge(case, outcome, tol), tol)
 
 
 def _located(result: ExerciseResult, modules: Modules) -> ExerciseResult:
@@ -225,16 +217,13 @@ def _cases(exercise: Exercise, check: Check, spec: CheckDef, course: Course,
     return cases
 
 
-_public_cases: dict[int, tuple[CheckDef, tuple[Case, ...]]] = {}
+_public_cases = IdentityMemo()
 
 
 def _public(spec: CheckDef) -> tuple[Case, ...]:
     """A check's public cases, built once per process: every student gets the same ones,
     and the same objects let the runner reuse their encoded form."""
-    cached = _public_cases.get(id(spec))
-    if cached is None or cached[0] is not spec:
-        cached = _public_cases[id(spec)] = (spec, tuple(spec.public()))
-    return cached[1]
+    return _public_cases.get((spec,), lambda: tuple(spec.public()))
 
 
 def _key(function: str, index: int) -> str:

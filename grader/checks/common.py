@@ -9,6 +9,7 @@ from typing import Any, Callable, Sequence
 from grader.checks import status
 from grader.checks.model import Case, CaseResult
 from grader.checks.schema import Mismatch, Schema, conform
+from grader.memo import IdentityMemo
 from grader.sandbox.run import Call, CallOutcome, TaskOutcome
 
 # Parameter names of every gradable function, for messages about arguments.
@@ -37,23 +38,14 @@ PARAMS = {
 INIT_PARAMS = ("fan_in", "fan_out", "rng")
 
 
-_references: dict[tuple[int, str], tuple[Case, Any]] = {}
-MAX_REFERENCES = 4096
+_references = IdentityMemo(limit=4096)  # only a caller making new cases ever fills it
 
 
 def reference(case: Case, name: str, compute: Callable[[], Any]) -> Any:
     """The reference answer ``name`` of a case: computed once per process for a public
     case (every student gets the same ones), afresh for a hidden one. Callers must not
     modify what it returns."""
-    if case.hidden:
-        return compute()
-    key = (id(case), name)
-    hit = _references.get(key)
-    if hit is None or hit[0] is not case:
-        if len(_references) >= MAX_REFERENCES:  # only a caller making new cases gets here
-            _references.clear()
-        hit = _references[key] = (case, compute())
-    return hit[1]
+    return compute() if case.hidden else _references.get((case,), compute, name)
 
 
 class Failed(Exception):

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.errors import GraderError
+from grader.memo import IdentityMemo
 from grader.sandbox import wire
 from grader.sandbox.reader import MAX_STREAM_BYTES, Event, Reader, Streams
 from grader.sandbox.spawn import CHILD_ENV, SANDBOX_DIR, Child, spawn
@@ -358,8 +359,8 @@ def _error_info(value: Any) -> ErrorInfo:
                      _text(value.get("where")))
 
 
-_encoded: dict[int, tuple[tuple, bytes]] = {}
-_replies: dict[int, tuple[tuple, OrderedDict]] = {}
+_encoded = IdentityMemo()  # task calls -> their job message
+_replies = IdentityMemo()  # task calls -> reply digest -> outcome, most recent last
 REPLIES_KEPT = 8  # distinct replies remembered per shared task (most classes have a few)
 
 
@@ -369,10 +370,7 @@ def _outcome_of(task: Task, payload: bytes) -> TaskOutcome:
     public case are identical, and the judge can then skip them too."""
     if not task.shared:
         return _decoded(payload)
-    entry = _replies.get(id(task.calls))
-    if entry is None or entry[0] is not task.calls:
-        entry = _replies[id(task.calls)] = (task.calls, OrderedDict())
-    seen = entry[1]
+    seen = _replies.get((task.calls,), OrderedDict)
     digest = hashlib.blake2b(payload, digest_size=16).digest()
     outcome = seen.get(digest)
     if outcome is not None:
@@ -397,10 +395,7 @@ def _task_message(task: Task) -> bytes:
     """A task's job message; encoded once for tasks whose calls recur (public cases)."""
     if not task.shared:
         return wire.pack(_task_tree(task))
-    cached = _encoded.get(id(task.calls))
-    if cached is None or cached[0] is not task.calls:
-        cached = _encoded[id(task.calls)] = (task.calls, wire.pack(_task_tree(task)))
-    return cached[1]
+    return _encoded.get((task.calls,), lambda: wire.pack(_task_tree(task)))
 
 
 def _task_tree(task: Task) -> dict:
