@@ -47,9 +47,9 @@ def _backward(X, Ws, bs, act_name, dY, *, grad_at_output=False, output_act=False
     return dWs, dbs, dAs
 
 
-def _reversed(X, Ws, bs, act_name, dY):
-    dWs, dbs, dAs = _backward(X, Ws, bs, act_name, dY)
-    return dWs[::-1], dbs[::-1], dAs[::-1]
+def _reversed(backward: Callable) -> Callable:
+    """The gradients of ``backward`` with each list in reverse order (output side first)."""
+    return lambda *args: tuple(part[::-1] for part in backward(*args))
 
 
 MLP_MISTAKES = (
@@ -79,7 +79,7 @@ MLP_MISTAKES = (
     Mistake("reversed layer order",
             "the lists are in reverse order: index 0 must be layer 1 (the input side), "
             "so reverse your lists before returning them",
-            _reversed),
+            _reversed(_backward)),
 )
 
 
@@ -156,11 +156,6 @@ def _residual_backward(X, Ws, bs, act_name, dY, *, drop_skip=False, skip_at_outp
     return dWs, dbs, dAs
 
 
-def _residual_reversed(*args):
-    dWs, dbs, dAs = _residual_backward(*args)
-    return dWs[::-1], dbs[::-1], dAs[::-1]
-
-
 RESIDUAL_MISTAKES = (
     Mistake("skip gradient dropped",
             "a layer that adds its input passes the gradient back along two paths: "
@@ -188,5 +183,5 @@ RESIDUAL_MISTAKES = (
     Mistake("reversed layer order",
             "the lists are in reverse order: index 0 must be layer 1 (the input side), "
             "so reverse your lists before returning them",
-            _residual_reversed),
+            _reversed(_residual_backward)),
 )

@@ -30,11 +30,7 @@ def residual_forward(X, weights: Sequence, biases: Sequence, act: Callable):
     X: (N, D); weights[i]: (fan_in, fan_out) and biases[i]: (fan_out,) of layer i+1.
     Returns (Y_hat: (N, fan_out of layer L), cache).
     """
-    if len(weights) != len(biases) or not weights:
-        raise ValueError(
-            f"need one bias per weight and at least one layer, "
-            f"got {len(weights)} weights and {len(biases)} biases"
-        )
+    layers.check_layers(weights, biases)
     A = _f64(X)
     layer_caches, Zs, skips = [], [], []
     last = len(weights) - 1

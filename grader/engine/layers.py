@@ -49,17 +49,22 @@ def linear_backward(dout, cache):
     return dout @ W.T, x.T @ dout, dout.sum(axis=0)
 
 
+def check_layers(weights: Sequence, biases: Sequence) -> None:
+    """Raise ValueError unless there is at least one layer and one bias per weight."""
+    if len(weights) != len(biases) or not weights:
+        raise ValueError(
+            f"need one bias per weight and at least one layer, "
+            f"got {len(weights)} weights and {len(biases)} biases"
+        )
+
+
 def mlp_forward(X, weights: Sequence, biases: Sequence, act: Callable):
     """Z_l = A_{l-1} @ W_l + b_l, A_l = act(Z_l) for l < L, Y_hat = Z_L, A_0 = X.
 
     X: (N, D); weights[i]: (fan_in, fan_out) and biases[i]: (fan_out,) of layer i+1.
     Returns (Y_hat: (N, fan_out of layer L), cache).
     """
-    if len(weights) != len(biases) or not weights:
-        raise ValueError(
-            f"need one bias per weight and at least one layer, "
-            f"got {len(weights)} weights and {len(biases)} biases"
-        )
+    check_layers(weights, biases)
     A = _f64(X)
     layer_caches, Zs = [], []
     last = len(weights) - 1

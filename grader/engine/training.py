@@ -29,11 +29,7 @@ def sgd_train(X, Y, weights: Sequence, biases: Sequence, act: Callable, act_grad
     steps = operator.index(steps)
     if steps < 0:
         raise ValueError(f"steps must be >= 0, got {steps}")
-    if len(weights) != len(biases) or not weights:
-        raise ValueError(
-            f"need one bias per weight and at least one layer, "
-            f"got {len(weights)} weights and {len(biases)} biases"
-        )
+    layers.check_layers(weights, biases)
     Ws = [np.array(W, dtype=np.float64, copy=True) for W in weights]
     bs = [np.array(b, dtype=np.float64, copy=True) for b in biases]
     L = len(Ws)
