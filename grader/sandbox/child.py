@@ -93,9 +93,10 @@ PROVIDED = {
 
 
 def main(job_fd: int, reply_fd: int) -> None:
-    messages = _messages(_read_all(job_fd))
-    header = next(messages)
-    sandbox = header.get("sandbox")
+    job = wire.unpack_job(_read_all(job_fd))
+    # Every task is decoded now, while the process holds nothing of the student's.
+    parts = [(module, [wire.unpack_job(t) for t in tasks]) for module, tasks in job["parts"]]
+    sandbox = job["sandbox"]
     reply = os.fdopen(reply_fd, "wb", buffering=0)
     try:
         active, missing = isolate(sandbox, reply_fd) if sandbox else ([], ["sandbox off"])
@@ -110,11 +111,10 @@ def main(job_fd: int, reply_fd: int) -> None:
     # The submission goes last on the path so a student file named numpy.py
     # cannot shadow the real numpy.
     sys.path.append(os.getcwd())
-    for _ in range(header["modules"]):
-        part = next(messages)
-        tasks = [next(messages) for _ in range(part["tasks"])]
+    _record_warnings()
+    for module_name, tasks in parts:
         try:
-            module = importlib.import_module(part["module"])
+            module = importlib.import_module(module_name)
         except BaseException as exc:  # noqa: BLE001 - SystemExit at import is a student error too
             _send(reply, {"import_error": describe(exc)})
             continue
@@ -197,40 +197,70 @@ def _exit_like(status: int) -> None:
 
 def run_task(module, task: dict) -> dict:
     """Run one task's calls in order; stop at the first exception."""
-    originals = _input_snapshots(task["calls"])
+    calls = task["calls"]
+    inputs = _Inputs(calls)
+    hands_out_rng = _hands_out_rng(calls)
     # Reading the global state costs more than most calls: it is read once per task,
     # and only where randomness is expected (a task that hands out a Generator).
-    global_before = _global_state() if _hands_out_rng(task["calls"]) else None
+    global_before = _global_state() if hands_out_rng else None
     reported: set = set()
     outputs: list = []
     replies: list = []
-    for index, call in enumerate(task["calls"]):
+    for index, call in enumerate(calls):
         fn = getattr(module, call["function"], None)
         if fn is None or not callable(fn):
             return {"calls": replies, "missing": call["function"]}
         args = [_resolve(a, outputs) for a in call["args"]]
         kwargs = {k: _resolve(v, outputs) for k, v in call["kwargs"].items()}
-        rngs = [a for a in list(args) + list(kwargs.values()) if type(a) is np.random.Generator]
+        rngs = [a for a in (*args, *kwargs.values()) if type(a) is np.random.Generator] \
+            if hands_out_rng else ()
         rng_before = [r.bit_generator.state for r in rngs]
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            try:
-                result = fn(*args, **kwargs)
-            except BaseException as exc:  # noqa: BLE001 - KeyboardInterrupt/SystemExit are student errors
-                return {"calls": replies, "error": describe(exc), "at": index}
+        _watch_warnings()
+        try:
+            result = fn(*args, **kwargs)
+        except BaseException as exc:  # noqa: BLE001 - KeyboardInterrupt/SystemExit are student errors
+            return {"calls": replies, "error": describe(exc), "at": index}
         outputs.append(result)
-        reply = {
-            "value": _drop(result, call["drop"]),
-            "mutated": _mutated(originals, index, reported),
-            "aliases": _aliases(result, originals),
-            "warnings": [_warning_text(w) for w in caught[:5]],
-            "rng_advanced": [r.bit_generator.state != s for r, s in zip(rngs, rng_before)],
-        }
+        reply = {"value": wire.Value(_drop(result, call["drop"]))}
         # Only what happened travels: most calls mutate, alias and warn nothing.
-        replies.append({k: v for k, v in reply.items() if k == "value" or v})
+        if mutated := inputs.mutated(index, reported):
+            reply["mutated"] = mutated
+        if aliases := inputs.aliases(result):
+            reply["aliases"] = aliases
+        if _caught:
+            reply["warnings"] = [_warning_text(w) for w in _caught[:5]]
+        if rngs:
+            reply["rng_advanced"] = [r.bit_generator.state != b for r, b in zip(rngs, rng_before)]
+        replies.append(reply)
     if global_before is not None and replies and _global_state() != global_before:
         replies[-1]["global_rng_used"] = True  # by one of the task's calls
     return {"calls": replies}
+
+
+# Warnings are recorded by one hook set up before the student's code loads, not by a
+# catch_warnings block per call, which would cost more than most calls.
+_caught: list = []
+
+
+def _record(message, category, filename, lineno, file=None, line=None) -> None:
+    _caught.append(message)
+
+
+def _record_warnings() -> None:
+    warnings.simplefilter("always")
+    warnings.showwarning = _record
+
+
+def _watch_warnings() -> None:
+    """Start a call with nothing caught and every warning shown to us, whatever the
+    student's code did to the filters or the hook since the last call."""
+    _caught.clear()
+    if warnings.showwarning is not _record:
+        warnings.showwarning = _record
+    first = warnings.filters[0] if warnings.filters else None
+    if not (type(first) is tuple and first[0] == "always" and first[2] is Warning
+            and first[1] is None and first[3] is None):
+        warnings.simplefilter("always")
 
 
 def _hands_out_rng(calls: list) -> bool:
@@ -257,69 +287,89 @@ def _resolve(node, outputs: list):
     return node
 
 
-def _input_snapshots(calls: list) -> list:
-    """(call index, argument path, live array, pristine copy) for every array we send."""
-    found = []
-
-    def walk(node, call, path):
-        if type(node) is np.ndarray:
-            found.append((call, path, node, node.copy()))
-        elif type(node) in (list, tuple):
-            for i, v in enumerate(node):
-                walk(v, call, path + [i])
-
-    for c, call in enumerate(calls):
-        for i, arg in enumerate(call["args"]):
-            walk(arg, c, [i])
-        for name, arg in call["kwargs"].items():
-            walk(arg, c, [name])
-    return found
+# Up to this many input arrays, a returned array is compared with each in turn;
+# beyond (a deep network's cache holds hundreds), inputs are indexed by memory span.
+FEW_INPUTS = 8
 
 
-def _mutated(originals: list, upto: int, reported: set) -> list:
-    """Argument paths of arrays sent with calls 0..upto that no longer hold their data.
+class _Inputs:
+    """The arrays a task sends, each with a pristine copy of its bytes: what lets a call's
+    reply say which inputs it modified and which it returned (or a view of)."""
 
-    Arrays can travel from one call to the next inside a cache, so a later call
-    may modify an array first given to an earlier call. The damage is left in
-    place (a returned array may be the very same object) and reported once.
-    """
-    changed = []
-    for n, (call, path, live, pristine) in enumerate(originals):
-        if call <= upto and n not in reported and not _same(live, pristine):
-            reported.add(n)
-            changed.append([call] + path)
-    return changed
+    def __init__(self, calls: list):
+        self.found = []  # (call index, argument path, live array, shape, dtype, bytes)
 
+        def walk(node, call, path):
+            if type(node) is np.ndarray:
+                self.found.append((call, path, node, node.shape, node.dtype, node.tobytes()))
+            elif type(node) in (list, tuple):
+                for i, v in enumerate(node):
+                    walk(v, call, path + [i])
 
-def _aliases(result, originals: list) -> list:
-    """[output path, input path] for returned arrays that share memory with an input.
+        for c, call in enumerate(calls):
+            for i, arg in enumerate(call["args"]):
+                walk(arg, c, [i])
+            for name, arg in call["kwargs"].items():
+                walk(arg, c, [name])
+        self._index = None
 
-    Inputs are indexed by the memory span they cover, so each returned array
-    costs a binary search, not a comparison with every input (a deep network's
-    cache holds hundreds of arrays).
-    """
-    spans = sorted((lo, hi, n) for n, (_, _, live, _) in enumerate(originals)
-                   for lo, hi in [_span(live)] if hi > lo)
-    starts = [lo for lo, _, _ in spans]
-    reach = list(itertools.accumulate((hi for _, hi, _ in spans), max))
-    found = []
+    def mutated(self, upto: int, reported: set) -> list:
+        """Argument paths of arrays sent with calls 0..upto that no longer hold their data.
 
-    def walk(node, path, depth):
-        if type(node) is np.ndarray:
-            lo, hi = _span(node)
-            k = bisect.bisect_left(starts, hi)  # spans[:k] begin before this array ends
-            if hi > lo and k and reach[k - 1] > lo:
-                for j in range(k - 1, -1, -1):
-                    if spans[j][1] > lo and _may_share_memory(node, originals[spans[j][2]][2]):
-                        call, arg_path, _, _ = originals[spans[j][2]]
-                        found.append([path, [call] + arg_path])
-                        return
-        elif type(node) in (list, tuple) and depth < 3:
-            for i, v in enumerate(node[:1000]):
-                walk(v, path + [i], depth + 1)
+        Arrays can travel from one call to the next inside a cache, so a later call
+        may modify an array first given to an earlier call. The damage is left in
+        place (a returned array may be the very same object) and reported once.
+        """
+        changed = []
+        for n, (call, path, live, shape, dtype, pristine) in enumerate(self.found):
+            if call <= upto and n not in reported and not _same(live, shape, dtype, pristine):
+                reported.add(n)
+                changed.append([call] + path)
+        return changed
 
-    walk(result, [], 0)
-    return found[:20]
+    def aliases(self, result) -> list:
+        """[output path, input path] for returned arrays that share memory with an input."""
+        kind = type(result)
+        if not self.found or (kind is not np.ndarray and kind is not tuple and kind is not list):
+            return []
+        found = []
+        few = len(self.found) <= FEW_INPUTS
+
+        def walk(node, path, depth):
+            if type(node) is np.ndarray:
+                n = self._sharing_few(node) if few else self._sharing_many(node)
+                if n is not None:
+                    call, arg_path = self.found[n][:2]
+                    found.append([path, [call] + arg_path])
+            elif type(node) in (list, tuple) and depth < 3:
+                for i, v in enumerate(node[:1000]):
+                    walk(v, path + [i], depth + 1)
+
+        walk(result, [], 0)
+        return found[:20]
+
+    def _sharing_few(self, node: np.ndarray) -> int | None:
+        for n, entry in enumerate(self.found):
+            if _may_share_memory(node, entry[2]):
+                return n
+        return None
+
+    def _sharing_many(self, node: np.ndarray) -> int | None:
+        """Inputs are indexed by the memory span they cover, so each returned array
+        costs a binary search, not a comparison with every input."""
+        if self._index is None:
+            spans = sorted((lo, hi, n) for n, entry in enumerate(self.found)
+                           for lo, hi in [_span(entry[2])] if hi > lo)
+            self._index = (spans, [lo for lo, _, _ in spans],
+                           list(itertools.accumulate((hi for _, hi, _ in spans), max)))
+        spans, starts, reach = self._index
+        lo, hi = _span(node)
+        k = bisect.bisect_left(starts, hi)  # spans[:k] begin before this array ends
+        if hi > lo and k and reach[k - 1] > lo:
+            for j in range(k - 1, -1, -1):
+                if spans[j][1] > lo and _may_share_memory(node, self.found[spans[j][2]][2]):
+                    return spans[j][2]
+        return None
 
 
 def _span(a: np.ndarray) -> tuple[int, int]:
@@ -339,11 +389,10 @@ def _span(a: np.ndarray) -> tuple[int, int]:
     return low, high + a.itemsize
 
 
-def _same(live: np.ndarray, pristine: np.ndarray) -> bool:
+def _same(live: np.ndarray, shape: tuple, dtype, pristine: bytes) -> bool:
     # ndarray's own C methods, which no module-level patch can reach.
     try:
-        return (live.shape == pristine.shape and live.dtype == pristine.dtype
-                and live.tobytes() == pristine.tobytes())
+        return live.shape == shape and live.dtype == dtype and live.tobytes() == pristine
     except Exception:  # noqa: BLE001 - a damaged array counts as changed
         return False
 
@@ -411,22 +460,13 @@ def _student_frame(exc: BaseException) -> str:
     return where
 
 
-def _warning_text(w) -> str:
-    return f"{wire.type_name(w.message)}: {_message(w.message) if issubclass(type(w.message), BaseException) else ''}"[:MAX_MESSAGE]
+def _warning_text(message) -> str:
+    text = _message(message) if issubclass(type(message), BaseException) else ""
+    return f"{wire.type_name(message)}: {text}"[:MAX_MESSAGE]
 
 
 def _send(stream, tree) -> None:
-    stream.write(wire.pack(tree))
-
-
-def _messages(data: bytes):
-    """The job's length-prefixed messages, decoded one by one."""
-    at = 0
-    while at < len(data):
-        (size,) = wire.LENGTH.unpack_from(data, at)
-        at += wire.LENGTH.size
-        yield wire.unpack(data[at:at + size])
-        at += size
+    stream.write(wire.pack_reply(tree))
 
 
 def _read_all(fd: int) -> bytes:

@@ -104,6 +104,7 @@ class Reader:
         self.fd, self.proc, self.streams = fd, proc, streams
         self.cpu = CpuProbe(proc.pid)
         self.buf = bytearray()
+        self.at = 0  # where the next unread reply starts in buf
         self.names = {proc.out_fd: "stdout", proc.err_fd: "stderr"}
         self.open = {fd, *self.names}
         self.printed = 0  # by this child, to stop a flood
@@ -113,6 +114,8 @@ class Reader:
     # most tasks finish sooner, and reading /proc for each would cost more than
     # the task. A deadline then compares CPU used since this point.
     BASELINE_AFTER = 0.05
+    GATHER = 0.001
+    READ_BYTES = 1 << 20
 
     def next(self, seconds: float, raw: bool = False) -> Event:
         """The next reply (decoded, or with ``raw`` its payload bytes as kind "payload"),
@@ -143,6 +146,11 @@ class Reader:
                     continue
                 return Event("timeout")
             wait = left if baseline is not None else min(left, baseline_at - now)
+            if self.fd in self.open and wait > self.GATHER:
+                # A child usually has many replies coming in quick succession: let a
+                # few gather, then take them all with one wake-up instead of one each.
+                time.sleep(self.GATHER)
+                wait -= self.GATHER
             ready, _, _ = select.select(list(self.open), [], [], max(wait, 0.0))
             for fd in ready:
                 self._pump(fd)
@@ -173,7 +181,7 @@ class Reader:
 
     def _pump(self, fd: int) -> None:
         try:
-            chunk = os.read(fd, 1 << 16)
+            chunk = os.read(fd, self.READ_BYTES)
         except OSError:
             chunk = b""
         if not chunk:
@@ -185,21 +193,27 @@ class Reader:
             self.streams.add(self.names[fd], chunk)
 
     def _parse(self) -> Event | None:
-        if len(self.buf) < wire.LENGTH.size:
+        size_at = self.at + wire.LENGTH.size
+        if len(self.buf) < size_at:
             return None
-        (size,) = wire.LENGTH.unpack_from(self.buf)
+        (size,) = wire.LENGTH.unpack_from(self.buf, self.at)
         if size > MAX_MESSAGE_BYTES:
             return Event("flood", detail=f"returned more than {MAX_MESSAGE_BYTES >> 20} MiB of data")
-        end = wire.LENGTH.size + size
+        end = size_at + size
         if len(self.buf) < end:
             return None
         with memoryview(self.buf) as view:  # one copy, not two
-            payload = bytes(view[wire.LENGTH.size:end])
-        del self.buf[:end]
+            payload = bytes(view[size_at:end])
+        # Consumed bytes are dropped in one go once they are most of the buffer, not
+        # message by message (each drop moves everything after it).
+        self.at = end
+        if self.at * 2 >= len(self.buf):
+            del self.buf[:self.at]
+            self.at = 0
         if self.raw:
             return Event("payload", payload)
         try:
-            return Event("message", wire.unpack(payload, markers=False))
+            return Event("message", wire.unpack_reply(payload)[0])
         except wire.WireFormatError as exc:
             return Event("protocol", detail=str(exc))
 

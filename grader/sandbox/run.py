@@ -29,8 +29,8 @@ from grader.sandbox import wire
 from grader.sandbox.reader import MAX_STREAM_BYTES, Event, Reader, Streams
 from grader.sandbox.spawn import CHILD_ENV, SANDBOX_DIR, Child, spawn
 
-__all__ = ["Call", "Limits", "MAX_STREAM_BYTES", "ModuleRun", "Task", "TaskOutcome", "probe",
-           "run_module", "run_modules"]
+__all__ = ["Call", "Limits", "MAX_STREAM_BYTES", "ModuleRun", "Task", "TaskOutcome",
+           "child_cpu_seconds", "probe", "run_module", "run_modules"]
 
 GRADER_DIR = SANDBOX_DIR.parent  # hidden from the child: it holds the reference engine
 MAX_FILE_MB = 16
@@ -38,6 +38,17 @@ MAX_DISK_MB = 64  # all files of a run together
 MAX_PROCESSES = 16  # per run uid, threads included; each may use memory_mb
 MAX_OPEN_FILES = 64
 UID_BASE = 200_000
+
+
+def _run_root() -> str | None:
+    """Where run folders go: a memory-backed folder when the system has one (a run
+    folder lives for a fraction of a second; on disk its creation and removal cost
+    more than the run), else the system's temporary folder."""
+    shm = "/dev/shm"
+    return shm if os.path.isdir(shm) and os.access(shm, os.W_OK | os.X_OK) else None
+
+
+RUN_ROOT = _run_root()
 _runs = itertools.count()
 
 
@@ -147,7 +158,7 @@ def run_modules(files: dict[str, bytes], plan: list[tuple[str, list[Task]]],
     report: dict = {}
     while pending:
         children += 1
-        with tempfile.TemporaryDirectory(prefix="grader-run-") as top:
+        with tempfile.TemporaryDirectory(prefix="grader-run-", dir=RUN_ROOT) as top:
             workdir, sandbox = _prepare(Path(top), files, limits)
             done = _run_child(workdir, pending, limits, outcomes, streams, seconds, sandbox,
                               report)
@@ -196,11 +207,8 @@ def _run_child(workdir: Path, entries: list[tuple[str, Task]], limits: Limits,
              for module, group in itertools.groupby(entries, key=lambda e: e[0])]
     proc, job_w, reply_r = spawn(workdir, _child_env(workdir), _rlimits(limits),
                                  use_zygote=limits.zygote)
-    # A header, then per module a message naming it and one message per task.
-    job = b"".join([wire.pack({"sandbox": sandbox, "modules": len(parts)}), *(
-        piece for module, tasks in parts
-        for piece in (wire.pack({"module": module, "tasks": len(tasks)}),
-                      *(_task_message(t) for t in tasks)))])
+    job = wire.pack_job({"sandbox": sandbox, "parts": [
+        (module, [_task_message(t) for t in tasks]) for module, tasks in parts]})
     threading.Thread(target=_write_and_close, args=(job_w, job), daemon=True).start()
     reader = Reader(reply_r, proc, streams[parts[0][0]])
     settled = 0
@@ -225,6 +233,7 @@ def _run_child(workdir: Path, entries: list[tuple[str, Task]], limits: Limits,
     finally:
         proc.kill()
         reader.drain_and_close()
+        _account(proc.cpu)
 
 
 def _run_part(reader: Reader, proc: Child, first: "Event | None", tasks: list[Task],
@@ -251,6 +260,20 @@ def _run_part(reader: Reader, proc: Child, first: "Event | None", tasks: list[Ta
                     "skipped", detail=f"not run: an earlier case {got.kind_text}")
         return done + 1, True
     return len(tasks), False
+
+
+_cpu_lock = threading.Lock()
+_cpu_used = [0.0]
+
+
+def _account(seconds: float) -> None:
+    with _cpu_lock:
+        _cpu_used[0] += seconds
+
+
+def child_cpu_seconds() -> float:
+    """CPU seconds used so far by the children this process ran (for benchmarks)."""
+    return _cpu_used[0]
 
 
 def _check_confinement(value: Any, report: dict) -> None:
@@ -309,14 +332,14 @@ def _failure(got: "Event", proc: Child, limits: Limits,
     return TaskOutcome("exited", detail=f"the process exited early with code {code} {phase}".strip())
 
 
-def _task_outcome(reply: Any) -> TaskOutcome:
+def _task_outcome(reply: Any, values: wire.Values) -> TaskOutcome:
     """Read a task reply; anything not of the expected form is a protocol failure.
 
     The reply comes from a process running student code, which can write to
     the reply pipe itself, so its structure is checked, not trusted.
     """
     try:
-        calls = tuple(_call_outcome(c) for c in reply["calls"])
+        calls = tuple(_call_outcome(c, values) for c in reply["calls"])
         if "missing" in reply:
             return TaskOutcome("missing", calls, detail=_text(reply["missing"]))
         if "error" in reply:
@@ -325,15 +348,17 @@ def _task_outcome(reply: Any) -> TaskOutcome:
                 raise ValueError("bad call index")
             return TaskOutcome("exception", calls, error=_error_info(reply["error"]), at=at)
         return TaskOutcome("ok", calls)
+    except wire.WireFormatError as exc:
+        return TaskOutcome("protocol", detail=str(exc))
     except (TypeError, ValueError, KeyError, AttributeError):
         return TaskOutcome("protocol", detail="malformed reply")
 
 
-def _call_outcome(c: dict) -> CallOutcome:
+def _call_outcome(c: Any, values: wire.Values) -> CallOutcome:
     if type(c) is not dict or "value" not in c:
         raise ValueError("malformed call reply")
     return CallOutcome(
-        value=c["value"],
+        value=values.decode(c["value"]),
         mutated=tuple(_path(p) for p in c.get("mutated", ())),
         aliases=tuple((_path(o), _path(i)) for o, i in c.get("aliases", ())),
         warnings=tuple(_text(w) for w in c.get("warnings", ())),
@@ -386,16 +411,16 @@ def _outcome_of(task: Task, payload: bytes) -> TaskOutcome:
 
 def _decoded(payload: bytes) -> TaskOutcome:
     try:
-        return _task_outcome(wire.unpack(payload, markers=False))
+        return _task_outcome(*wire.unpack_reply(payload))
     except wire.WireFormatError as exc:
         return TaskOutcome("protocol", detail=str(exc))
 
 
 def _task_message(task: Task) -> bytes:
-    """A task's job message; encoded once for tasks whose calls recur (public cases)."""
+    """A task's part of the job; encoded once for tasks whose calls recur (public cases)."""
     if not task.shared:
-        return wire.pack(_task_tree(task))
-    return _encoded.get((task.calls,), lambda: wire.pack(_task_tree(task)))
+        return wire.pack_job(_task_tree(task))
+    return _encoded.get((task.calls,), lambda: wire.pack_job(_task_tree(task)))
 
 
 def _task_tree(task: Task) -> dict:

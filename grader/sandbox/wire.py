@@ -1,6 +1,7 @@
-"""The only format that crosses between the grader and a child process.
+"""The formats that cross between the grader and a child process.
 
-A message is a JSON header plus raw array bytes, never pickle:
+From child to grader (replies, which student code can forge) a message is a
+JSON header plus raw array bytes, never pickle:
 
     u64 length | u32 header length | header JSON | blob 0 | blob 1 | ...
 
@@ -10,6 +11,16 @@ and shape are checked against the blob's length and an allow-list before a
 single byte is turned into an array, so a hostile child can make us allocate
 nothing we did not agree to.
 
+A reply's envelope (which calls ran, what they modified, the error) is plain
+JSON the child builds itself and the grader checks field by field; only the
+student's return values inside it are value trees (``pack_reply``,
+``unpack_reply``), so the grader walks in Python only what a student returned.
+
+From grader to child (the job) the direction of trust is the other way: the
+child runs the grader's code before any student code exists, so the job is a
+pickle, decoded in C several times faster, and the child lets in only the few
+classes a job can hold (``pack_job``, ``unpack_job``).
+
 Both sides use this module: the grader to send jobs and read replies, the
 child to read jobs and send replies. It imports only the standard library and
 numpy, because it runs inside the child.
@@ -17,8 +28,10 @@ numpy, because it runs inside the child.
 
 from __future__ import annotations
 
+import io
 import json
 import math
+import pickle
 import struct
 from dataclasses import dataclass
 from typing import Any
@@ -84,14 +97,41 @@ class Dropped:
 DROPPED = Dropped()
 
 
+def pack_job(tree: Any) -> bytes:
+    """Encode a job (or a part of one) for the child: grader to child only."""
+    return pickle.dumps(tree, protocol=5)
+
+
+# What a pickled job refers to by name: numpy's array and scalar rebuilders and
+# the markers (named grader.sandbox.wire in the grader, plain wire in the child).
+_JOB_GLOBALS = {
+    ("numpy._core.numeric", "_frombuffer"), ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy._core.multiarray", "scalar"), ("numpy", "ndarray"), ("numpy", "dtype"),
+}
+_MARKERS = ("Ref", "Provided", "Rng")
+
+
+class _JobUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> Any:
+        if name in _MARKERS and module in ("wire", "grader.sandbox.wire"):
+            return globals()[name]
+        if (module, name) in _JOB_GLOBALS:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"a job may not hold {module}.{name}")
+
+
+def unpack_job(data: bytes) -> Any:
+    """Decode what ``pack_job`` encoded; arrays come back writable."""
+    return _JobUnpickler(io.BytesIO(data)).load()
+
+
 def pack(tree: Any) -> bytes:
     """Encode a value tree as one length-prefixed message."""
     blobs: list[bytes] = []
     body = _encode(tree, blobs, 0)
     header = json.dumps({"blobs": [len(b) for b in blobs], "body": body},
                         separators=(",", ":"), allow_nan=False).encode()
-    payload = b"".join([HEADER_LENGTH.pack(len(header)), header, *blobs])
-    return LENGTH.pack(len(payload)) + payload
+    return _framed(header, blobs)
 
 
 def unpack(payload: bytes, markers: bool = True) -> Any:
@@ -100,6 +140,62 @@ def unpack(payload: bytes, markers: bool = True) -> Any:
     ``markers=False`` (replies from a child) rejects Ref, Provided and Rng nodes,
     which only the grader may send. Every malformation raises WireFormatError.
     """
+    header, offsets = _header(payload)
+    return _decode(header["body"], memoryview(payload), offsets, 0, markers)
+
+
+@dataclass(frozen=True)
+class Value:
+    """Marks a student's value inside a reply envelope: it travels as a value tree."""
+
+    value: Any
+
+
+def pack_reply(envelope: Any) -> bytes:
+    """Encode a reply: plain JSON data (str keys, str, int, bool, None, lists) in which
+    each ``Value`` is encoded as a value tree."""
+    blobs: list[bytes] = []
+
+    def tree(node: Any) -> Any:
+        if type(node) is Value:
+            return _encode(node.value, blobs, 0)
+        raise TypeError(f"a reply envelope cannot hold {type_name(node)}")
+
+    body = json.dumps(envelope, separators=(",", ":"), allow_nan=False, default=tree)
+    # The blob sizes are known only once the body is encoded.
+    header = f'{{"blobs":{json.dumps([len(b) for b in blobs])},"body":{body}}}'.encode()
+    return _framed(header, blobs)
+
+
+def _framed(header: bytes, blobs: list[bytes]) -> bytes:
+    # Spaces after the JSON put the first blob on an 8-byte boundary, so the arrays
+    # a reader takes as views of the message are aligned.
+    header += b" " * (-(HEADER_LENGTH.size + len(header)) % 8)
+    payload = b"".join([HEADER_LENGTH.pack(len(header)), header, *blobs])
+    return LENGTH.pack(len(payload)) + payload
+
+
+class Values:
+    """Decodes the value trees of one reply, on demand, strictly (no markers)."""
+
+    def __init__(self, data: memoryview, offsets: list):
+        self.data, self.offsets = data, offsets
+
+    def decode(self, node: Any) -> Any:
+        return _decode(node, self.data, self.offsets, 0, False)
+
+
+def unpack_reply(payload: bytes) -> tuple[Any, Values]:
+    """A reply's envelope (plain JSON, for the caller to check) and its value decoder.
+
+    Raises WireFormatError for anything malformed in the framing or the JSON.
+    """
+    header, offsets = _header(payload)
+    return header["body"], Values(memoryview(payload), offsets)
+
+
+def _header(payload: bytes) -> tuple[dict, list]:
+    """The checked JSON header of a message and its blobs' (start, stop) offsets."""
     if len(payload) < HEADER_LENGTH.size:
         raise WireFormatError("message shorter than its header")
     (n,) = HEADER_LENGTH.unpack_from(payload)
@@ -107,7 +203,7 @@ def unpack(payload: bytes, markers: bool = True) -> Any:
         raise WireFormatError("message header too long")
     try:
         header = json.loads(payload[HEADER_LENGTH.size:HEADER_LENGTH.size + n])
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise WireFormatError(f"message header is not JSON: {exc}") from None
     if not isinstance(header, dict) or set(header) != {"blobs", "body"}:
         raise WireFormatError("message header has the wrong keys")
@@ -120,7 +216,7 @@ def unpack(payload: bytes, markers: bool = True) -> Any:
         start += size
     if start != len(payload):
         raise WireFormatError("message length does not match its blobs")
-    return _decode(header["body"], memoryview(payload), offsets, 0, markers)
+    return header, offsets
 
 
 def _encode(value: Any, blobs: list[bytes], depth: int) -> Any:
@@ -179,11 +275,10 @@ def _decode(node: Any, data: memoryview, offsets: list, depth: int, markers: boo
     tag = next(iter(node))
     value = node[tag]
     if tag in ("$a", "$s"):
-        arr = _decode_array(node, data, offsets)
-        if not markers:
-            # A reply's arrays may be shared by every submission that sent the same
-            # bytes (grader.sandbox.run keeps them): nothing may write into them.
-            arr.flags.writeable = False
+        # A reply's arrays may be shared by every submission that sent the same bytes
+        # (grader.sandbox.run keeps them): nothing may write into them, so they can be
+        # read-only views of the reply itself rather than copies.
+        arr = _decode_array(node, data, offsets, copy=markers)
         return arr if tag == "$a" else arr[()]
     if len(node) != 1:
         raise WireFormatError(f"malformed {tag} node")
@@ -227,7 +322,7 @@ def _is_ref(value: Any) -> bool:
             and all(type(i) is int for i in value[1]))
 
 
-def _decode_array(node: dict, data: memoryview, offsets: list) -> np.ndarray:
+def _decode_array(node: dict, data: memoryview, offsets: list, copy: bool) -> np.ndarray:
     index = node.get("$a", node.get("$s"))
     dtype_str, shape = node.get("dtype"), node.get("shape")
     if (len(node) != 3 or type(index) is not int or not 0 <= index < len(offsets)
@@ -242,7 +337,8 @@ def _decode_array(node: dict, data: memoryview, offsets: list) -> np.ndarray:
     # building anything: math.prod on Python ints cannot overflow.
     if math.prod(shape) * dtype.itemsize != stop - start:
         raise WireFormatError("array shape does not match its data length")
-    return np.frombuffer(data[start:stop], dtype=dtype).reshape(shape).copy()
+    arr = np.frombuffer(data[start:stop], dtype=dtype).reshape(shape)
+    return arr.copy() if copy or not arr.flags.aligned else arr
 
 
 def type_name(value: Any) -> str:

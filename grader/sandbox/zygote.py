@@ -64,12 +64,14 @@ def _spawn(sock: socket.socket) -> bool:
 def _reap(sock: socket.socket) -> None:
     while True:
         try:
-            pid, status = os.waitpid(-1, os.WNOHANG)
+            pid, status, usage = os.wait4(-1, os.WNOHANG)
         except ChildProcessError:
             return
         if pid == 0:
             return
-        sock.send(json.dumps({"exit": pid, "status": status}).encode())
+        # The CPU a run cost, its confinement and every process it waited for included.
+        cpu = usage.ru_utime + usage.ru_stime
+        sock.send(json.dumps({"exit": pid, "status": status, "cpu": cpu}).encode())
 
 
 def _become_child(request: dict, fds: list[int]) -> None:

@@ -995,9 +995,8 @@ ATTACKS: list[Attack] = [
         import sys as _sys
 
         def silu_grad(z):
-            body = {"$d": [["calls", {"$l": [{"$d": [["value", "passed"],
-                                                    ["status", "passed"]]}]}],
-                           ["score", {"$i": "44"}], ["status", "passed"]]}
+            body = {"calls": [{"value": "passed", "status": "passed"}], "score": 44,
+                    "status": "passed"}
             header = _json.dumps({"blobs": [], "body": body}).encode()
             payload = _struct.pack("<I", len(header)) + header
             message = _struct.pack("<Q", len(payload)) + payload

@@ -555,12 +555,12 @@ FORGER = source("""
     import wire
 
     REPLY_FD = int(sys.argv[3])
+    # A reply's envelope is plain JSON; only return values are value trees.
     BODIES = {
-        "bad-marker": {"$ref": ["x", []]},
-        "call-not-a-dict": {"$d": [["calls", {"$l": [{"$i": "5"}]}]]},
-        "at-not-an-int": {"$d": [["calls", {"$l": []}], ["error", {"$d": []}],
-                                 ["at", {"$l": []}]]},
-        "not-a-dict": {"$i": "5"},
+        "bad-marker": {"calls": [{"value": {"$ref": ["x", []]}}]},
+        "call-not-a-dict": {"calls": [5]},
+        "at-not-an-int": {"calls": [], "error": {}, "at": []},
+        "not-a-dict": 5,
     }
 
     def forge(name):
@@ -592,8 +592,7 @@ def test_a_forged_import_acknowledgement_is_a_protocol_outcome():
 def test_the_forger_itself_works():
     """The forged-reply tests above fail for the right reason: a well-formed forged reply
     is taken as the task's reply."""
-    src = FORGER.replace(b'"not-a-dict": {"$i": "5"},',
-                         b'"not-a-dict": {"$i": "5"}, "good": {"$d": [["calls", {"$l": []}]]},')
+    src = FORGER.replace(b'"not-a-dict": 5,', b'"not-a-dict": 5, "good": {"calls": []},')
     result = run(src, [task("ok"), Task("forged", "forged", (Call("forge", ("good",)),))])
     assert result.outcomes["ok"].status == "ok"
     assert result.outcomes["forged"].status == "ok"
@@ -648,8 +647,7 @@ def test_a_forged_sandbox_error_cannot_stop_the_grader():
         import json, os, sys
         sys.path.insert(0, sys.argv[1])
         import wire
-        header = json.dumps({"blobs": [], "body": {"$d": [["sandbox_error",
-                                                           "forged"]]}}).encode()
+        header = json.dumps({"blobs": [], "body": {"sandbox_error": "forged"}}).encode()
         payload = wire.HEADER_LENGTH.pack(len(header)) + header
         os.write(int(sys.argv[3]), wire.LENGTH.pack(len(payload)) + payload)
 
