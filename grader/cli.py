@@ -23,7 +23,7 @@ from grader.files import write_json, write_text
 if TYPE_CHECKING:
     from grader.course import Course
 
-# The grader's own modules (numpy, pydantic and the checks behind them) are
+# The grader's own modules (numpy and the checks behind them) are
 # imported inside the commands: `grader check` first starts the sandbox's
 # zygote, so that its start-up overlaps with these imports.
 

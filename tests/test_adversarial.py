@@ -19,6 +19,7 @@ any other broken guarantee still fails it, and it turns into a failure once fixe
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
 import os
@@ -87,7 +88,7 @@ def grader_tmp(tmp_path_factory):
 @pytest.fixture(scope="module")
 def course() -> Course:
     full = load_course(ROOT / "course.yaml", CATALOGUE)
-    return full.model_copy(update={"limits": SMALL})
+    return dataclasses.replace(full, limits=SMALL)
 
 
 @pytest.fixture(scope="module")
@@ -499,7 +500,7 @@ def test_cli_writes_a_complete_json_when_every_module_blows_a_limit(grader_tmp, 
                                                          "SECRET_ENV": SECRET_ENV})
         (submission / f"{module}.py").write_text(solution + "\n\n" + code)
     data = yaml.safe_load((ROOT / "course.yaml").read_text())
-    data["limits"] = SMALL.model_dump()
+    data["limits"] = dataclasses.asdict(SMALL)
     course_file = tmp_path / "course.yaml"
     course_file.write_text(yaml.safe_dump(data))
     out = folders["results"] / "cli" / "out.json"

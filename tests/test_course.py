@@ -4,14 +4,17 @@ single line names the file, the field and the problem; the models are frozen."""
 from __future__ import annotations
 
 import copy
+import dataclasses
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
-from pydantic import ValidationError
 
 from grader.checks import CATALOGUE
-from grader.course import Course, load_course
+from grader.course import Check, Course, Exercise, Hidden, Limits, Tolerance, course_from_dict, \
+    load_course
 from grader.errors import CourseError, GraderError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -92,20 +95,102 @@ def test_defaults_fill_optional_sections(tmp_path):
 
 def test_models_are_frozen():
     course = load_course(COURSE, FUNCTIONS)
-    with pytest.raises(ValidationError):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         course.title = "changed"
-    with pytest.raises(ValidationError):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         course.exercises[0].checks[0].points = 100
-    with pytest.raises(ValidationError):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         course.limits.task_seconds = 1
     with pytest.raises(AttributeError):
         course.exercises.append(course.exercises[0])  # a tuple, not a list
     assert course.title == shipped()["title"]
 
 
-def test_course_model_rejects_unknown_keys_directly():
-    with pytest.raises(ValidationError):
-        Course.model_validate({**shipped(), "colour": "red"})
+def test_course_from_dict_rejects_unknown_keys_directly():
+    with pytest.raises(CourseError, match=r"^colour: unknown field"):
+        course_from_dict({**shipped(), "colour": "red"})
+
+
+def test_course_from_dict_names_the_source_when_given():
+    with pytest.raises(CourseError, match=r"^somewhere\.yaml: colour: unknown field"):
+        course_from_dict({**shipped(), "colour": "red"}, "somewhere.yaml")
+    with pytest.raises(CourseError, match="mapping of settings at the top level"):
+        course_from_dict(["not", "a", "mapping"])
+
+
+def test_a_course_from_dict_equals_the_loaded_one():
+    assert course_from_dict(shipped()) == load_course(COURSE)
+
+
+def test_replacing_a_section_keeps_the_rest():
+    course = load_course(COURSE, FUNCTIONS)
+    changed = dataclasses.replace(course, hidden=Hidden(cases_per_check=15))
+    assert changed.hidden.cases_per_check == 15 and changed.exercises == course.exercises
+    assert course.hidden.cases_per_check == shipped().get("hidden", {}).get("cases_per_check", 3)
+
+
+# ---------------------------------------------------------------------------- built in code
+
+
+def test_models_built_in_code_get_the_defaults():
+    assert Tolerance() == Tolerance(rtol=0.0, atol_scale=1e-9)
+    assert Limits() == Limits(task_seconds=10.0, import_seconds=10.0, memory_mb=1024,
+                              cpu_seconds=120)
+    assert Hidden() == Hidden(secret_env="GRADER_SECRET", cases_per_check=3)
+    check = Check(function="mse_loss", points=2)
+    assert (check.tolerance, check.title) == (None, "")
+    course = Course(title="T", exercises=[Exercise(id="b", module="backward", title="B",
+                                                   checks=[check])])
+    assert course.scoring == "all_or_nothing" and course.student_id_pattern == r"^(?P<id>[^.]+)"
+    assert course.limits == Limits() and course.hidden == Hidden()
+    assert isinstance(course.exercises, tuple) and isinstance(course.exercises[0].checks, tuple)
+
+
+def test_numbers_are_kept_as_their_field_type():
+    assert type(Tolerance(rtol=0, atol_scale=1).rtol) is float
+    assert type(Check(function="f", points=2).points) is float
+    limits = course_from_dict({**shipped(), "limits": {"memory_mb": 512.0, "task_seconds": 2}})
+    assert (limits.limits.memory_mb, type(limits.limits.memory_mb)) == (512, int)
+    assert type(limits.limits.task_seconds) is float
+
+
+@pytest.mark.parametrize("build, problem", [
+    (lambda: Tolerance(rtol=2.0), "rtol: Input should be less than or equal to 1"),
+    (lambda: Tolerance(rtol=-0.1), "rtol: Input should be greater than or equal to 0"),
+    (lambda: Tolerance(atol_scale=float("nan")), "finite number"),
+    (lambda: Tolerance(rtol="0.1"), "not a string"),
+    (lambda: Tolerance(rtol=True), "valid number"),
+    (lambda: Limits(task_seconds=0), "task_seconds: Input should be greater than 0"),
+    (lambda: Limits(memory_mb=1.5e3 + 0.5), "fractional part"),
+    (lambda: Limits(cpu_seconds=float("inf")), "finite number"),
+    (lambda: Hidden(cases_per_check=101), "less than or equal to 100"),
+    (lambda: Hidden(secret_env="lower"), "secret_env: String should match pattern"),
+    (lambda: Check(function="has space", points=1), "'has space'"),
+    (lambda: Check(function="f", points=0), "greater than 0"),
+    (lambda: Check(function="f", points=1, tolerance={"rtol": 5}), "tolerance.rtol"),
+    (lambda: Exercise(id="a", module="a", title="A", checks=()), "at least 1"),
+    (lambda: Exercise(id="a", module="a", title="A",
+                      checks=[Check(function="f", points=1)] * 2), "listed twice"),
+    (lambda: Course(title="", exercises=[]), "title: String should have at least 1 character"),
+    (lambda: Course(title="T", scoring="generous", exercises=[
+        Exercise(id="a", module="a", title="A", checks=[Check(function="f", points=1)])]),
+     "'generous'"),
+])
+def test_a_model_built_in_code_is_validated_too(build, problem):
+    with pytest.raises(CourseError) as info:
+        build()
+    assert problem in str(info.value) and "\n" not in str(info.value)
+
+
+# ---------------------------------------------------------------------------- import cost
+
+
+def test_the_check_path_does_not_import_pydantic():
+    code = ("import grader.course, grader.cli, grader.checks.model; import sys; "
+            "assert 'pydantic' not in sys.modules, 'pydantic was imported'")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=REPO, timeout=60)
+    assert done.returncode == 0, done.stderr
 
 
 # ---------------------------------------------------------------------------- bad files
@@ -185,6 +270,21 @@ BAD = {
                         "exercises[1].checks[2].points", "greater than 0"),
     "points-nan": (_set(("exercises", 0, "checks", 0, "points"), float("nan")),
                    "exercises[0].checks[0].points", "finite number"),
+    "points-inf": (_set(("exercises", 0, "checks", 0, "points"), float("inf")),
+                   "exercises[0].checks[0].points", "finite number"),
+    "points-a-bool": (_set(("exercises", 0, "checks", 0, "points"), True),
+                      "exercises[0].checks[0].points", "valid number (got True)"),
+    "points-a-numeric-string": (_set(("exercises", 0, "checks", 0, "points"), "2"),
+                                "exercises[0].checks[0].points", "not a string (got '2')"),
+    "memory-a-fraction": (_set(("limits", "memory_mb"), 512.5), "limits.memory_mb",
+                          "fractional part"),
+    "limits-not-a-mapping": (_set(("limits",), 5), "limits", "mapping"),
+    "checks-not-a-list": (_set(("exercises", 0, "checks"), "mse_loss"), "exercises[0].checks",
+                          "a list"),
+    "missing-function": (_drop(("exercises", 0, "checks", 0, "function")),
+                         "exercises[0].checks[0].function", "required"),
+    "unknown-tolerance-key": (_set(("exercises", 0, "checks", 0, "tolerance"), {"rtols": 0.1}),
+                              "exercises[0].checks[0].tolerance.rtols", "unknown field"),
     "missing-title": (_drop(("title",)), "title", "required"),
     "missing-exercises": (_drop(("exercises",)), "exercises", "required"),
     "no-exercises": (_set(("exercises",), []), "exercises", "at least 1"),

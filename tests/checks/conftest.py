@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from grader.checks import CATALOGUE
-from grader.course import Course
+from grader.course import Course, course_from_dict
 from grader.sandbox.run import CallOutcome, ErrorInfo, TaskOutcome
 from grader.sandbox.wire import DROPPED, Provided, Ref
 
@@ -18,7 +18,7 @@ import child  # noqa: E402  (the child runs with grader/sandbox as its path entr
 def course_for():
     """A course holding one exercise module with every one of its checks, 1 point each."""
     def make(module: str) -> Course:
-        return Course.model_validate({
+        return course_from_dict({
             "title": f"{module} only",
             "exercises": [{"id": module, "module": module, "title": module,
                            "checks": [{"function": f, "points": 1} for f in CATALOGUE[module]]}],
