@@ -194,7 +194,9 @@ def _judged(spec: CheckDef, case: Case, outcome: TaskOutcome, tol) -> CaseResult
     (case, outcome, tolerance), so a reply seen before is not judged again."""
     if case.hidden:
         return spec.judge(case, outcome, tol)
-    return _judgments.get((case, outcome), lambda: spec.judge(case, outcome, tol), tol)
+    # The tolerance is keyed by identity too: hashing one, field by field, costs more
+    # than the lookup, and a course's tolerances live as long as the course.
+    return _judgments.get((case, outcome, tol), lambda: spec.judge(case, outcome, tol))
 
 
 def _located(result: ExerciseResult, modules: Modules) -> ExerciseResult:

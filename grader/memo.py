@@ -9,6 +9,7 @@ entry holds on to the objects it was made for.
 
 from __future__ import annotations
 
+import operator
 from typing import Any, Callable, Hashable, TypeVar
 
 T = TypeVar("T")
@@ -26,7 +27,7 @@ class IdentityMemo:
     def get(self, objects: tuple, make: Callable[[], T], extra: Hashable = None) -> T:
         key = (*map(id, objects), extra)
         hit = self._entries.get(key)
-        if hit is not None and all(a is b for a, b in zip(hit[0], objects)):
+        if hit is not None and all(map(operator.is_, hit[0], objects)):
             return hit[1]
         if self.limit is not None and len(self._entries) >= self.limit:
             self._entries.clear()

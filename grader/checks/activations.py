@@ -13,8 +13,9 @@ import math
 import numpy as np
 
 from grader.checks import status
-from grader.checks.common import check_inputs_kept, completed_calls, fail, judging, passed
-from grader.checks.compare import close, compare, fmt, fmt_pair, mismatches
+from grader.checks.common import (check_inputs_kept, completed_calls, fail, judging, passed,
+                                  pick)
+from grader.checks.compare import close, compare, fmt, fmt_pair, mismatches, within
 from grader.checks.model import Case, CaseResult, CheckDef
 from grader.checks.schema import Arr, Mismatch, conform
 from grader.course import Tolerance
@@ -66,15 +67,16 @@ def _hidden_input(rng: np.random.Generator) -> np.ndarray:
     ndim = int(rng.integers(0, 4))
     shape = tuple(int(d) for d in rng.integers(1, 6, size=ndim))
     if ndim == 0:
-        return np.array(rng.choice([0.0, rng.uniform(-3, 3)]))
+        return np.array(pick(rng, (0.0, rng.uniform(-3, 3))))
     z = rng.normal(0.0, 1.0, shape) * 10.0 ** rng.uniform(-4, 2.5, shape)
     flat = z.reshape(-1)
     flat[0] = rng.uniform(-3, 3)
     if flat.size > 1:
         flat[1] = 0.0
     if flat.size > 2 and rng.random() < 0.5:
-        flat[2] = rng.choice([-1000.0, 1000.0])
+        flat[2] = pick(rng, (-1000.0, 1000.0))
     return z
+
 
 
 def _reference(function: str):
@@ -140,16 +142,16 @@ def _judge(function: str, case: Case, outcome: TaskOutcome, tol: Tolerance) -> C
                    _stability_hint(function))
     _, reference, _ = _reference(function)
     expected = reference(z, **params)
-    diff = compare(value, expected, tol)
-    if diff.ok:
+    if within(value, expected, tol):
         return passed(case)
+    diff = compare(value, expected, tol)
     if case.hidden:
         message = (f"{function} gives wrong values on a hidden input (largest error "
                    f"relative to the output's scale: {fmt(diff.rel_error)})")
     else:
         at = f"z = {fmt(float(z[diff.index]))}"
         message = f"{function} is wrong at {at}: expected {fmt_pair(diff.expected, diff.got)}"
-    hint = _hint(function, z, params, value, tol)
+    hint = _hint(function, z, params, value, expected, tol)
     if case.data["grid"] and not case.hidden:
         return CaseResult(case.label, status.WRONG, message, hint, case.hidden,
                           curve=_curve(z, expected, value))
@@ -166,10 +168,11 @@ def _stability_hint(function: str) -> str:
             "number (e.g. exp(-|z|), or np.where on clipped inputs)")
 
 
-def _hint(function: str, z: np.ndarray, params: dict, value: np.ndarray, tol: Tolerance) -> str:
-    """Name the typical mistake the student's output matches, if any."""
+def _hint(function: str, z: np.ndarray, params: dict, value: np.ndarray,
+          expected: np.ndarray, tol: Tolerance) -> str:
+    """Name the typical mistake the student's output matches, if any (``expected`` is the
+    reference output)."""
     act, reference, is_grad = _reference(function)
-    expected = reference(z, **params)
     if is_grad:
         at_output = act.grad(act.fn(z, **params), **params)
         if close(value, at_output, tol) and not close(expected, at_output, tol):

@@ -14,16 +14,16 @@ import numpy as np
 
 from grader.checks import status
 from grader.checks.common import (check_inputs_kept, completed_calls, conformed, fail, judging,
-                                  passed, reference)
-from grader.checks.compare import close, compare
+                                  passed, pick, reference)
+from grader.checks.compare import close, compare, within
 from grader.checks.layerwise import (blame_forward, conform_grads, entry_layer, entry_message,
-                                     layer_rows, value_message)
+                                     layer_match, layer_rows, value_message)
 from grader.checks.mistakes import MLP_MISTAKES, matching_mistake
 from grader.checks.model import Case, CaseResult, CheckDef
 from grader.checks.schema import Arr, Ignored, Mismatch, Num, Seq, conform
 from grader.course import Tolerance
 from grader.engine import layers
-from grader.engine.activations import ACTIVATIONS
+from grader.engine.activations import ACTIVATIONS, quiet_pass
 from grader.sandbox.run import Call, TaskOutcome
 from grader.sandbox.wire import Provided, Ref
 
@@ -84,8 +84,9 @@ def _judge_mse(case: Case, outcome: TaskOutcome, tol: Tolerance) -> CaseResult:
     check_inputs_kept(case, (call,))
     ref_loss, ref_dpred = layers.mse_loss(pred, target)
     for name, got, want in (("loss", loss, ref_loss), ("dpred", dpred, ref_dpred)):
-        diff = compare(np.float64(got) if name == "loss" else got, want, tol)
-        if not diff.ok:
+        got = np.float64(got) if name == "loss" else got
+        if not within(got, want, tol):
+            diff = compare(got, want, tol)
             hint = next((h for h, model in MSE_MISTAKES
                          if _close_pair(model(pred, target), (loss, dpred))), "")
             raise fail(case, status.WRONG, value_message("mse_loss", name, diff, case), hint)
@@ -138,8 +139,9 @@ def _judge_linear_forward(case: Case, outcome: TaskOutcome, tol: Tolerance) -> C
                                                       Ignored("cache"))), call.value,
                        "linear_forward")
     check_inputs_kept(case, (call,))
-    diff = compare(out, layers.linear_forward(x, W, b)[0], tol)
-    if not diff.ok:
+    expected = layers.linear_forward(x, W, b)[0]
+    if not within(out, expected, tol):
+        diff = compare(out, expected, tol)
         hint = "add the bias: out = x @ W + b" if close(out, x @ W, LOOSE) else ""
         raise fail(case, status.WRONG, value_message("linear_forward", "out", diff, case), hint)
     return passed(case)
@@ -163,8 +165,8 @@ def _judge_linear_backward(case: Case, outcome: TaskOutcome, tol: Tolerance) -> 
                     ref[2] / N),
              "dW": ("dW = x.T @ dout, with no division by the batch size", ref[1] / N)}
     for name, got, want in zip(("dx", "dW", "db"), (dx, dW, db), ref):
-        diff = compare(got, want, tol)
-        if not diff.ok:
+        if not within(got, want, tol):
+            diff = compare(got, want, tol)
             hint, model = hints.get(name, ("", None))
             hint = hint if model is not None and close(got, model, LOOSE) else ""
             raise fail(case, status.WRONG, value_message("linear_backward", name, diff, case),
@@ -216,7 +218,7 @@ def _mlp_hidden_data(rng: np.random.Generator, n: int) -> list[tuple[str, dict]]
     for k in range(n):
         depth = int(rng.integers(1, 31))
         dims = [int(d) for d in rng.integers(1, 65, size=depth + 1)]
-        act = str(rng.choice(HIDDEN_ACTS))
+        act = pick(rng, HIDDEN_ACTS)
         out.append((f"hidden case {k + 1}", _mlp_data(rng, dims, int(rng.integers(1, 33)), act,
                                                      float(10 ** rng.uniform(-0.3, 0.4)))))
     return out
@@ -267,8 +269,9 @@ def _judge_mlp_forward(case: Case, outcome: TaskOutcome, tol: Tolerance) -> Case
     y_hat, _ = conformed(case, Seq("the return value", (Arr("Y_hat", shape), Ignored("cache"))),
                          call.value, "mlp_forward")
     check_inputs_kept(case, (call,))
-    diff = compare(y_hat, _reference_forward(case)[0], tol)
-    if not diff.ok:
+    expected = _reference_forward(case)[0]
+    if not within(y_hat, expected, tol):
+        diff = compare(y_hat, expected, tol)
         hint = next((h for h, flags in FORWARD_MISTAKES
                      if close(y_hat, _forward_variant(data, **flags), LOOSE)), "")
         raise fail(case, status.WRONG, value_message("mlp_forward", "Y_hat", diff, case), hint)
@@ -277,14 +280,15 @@ def _judge_mlp_forward(case: Case, outcome: TaskOutcome, tol: Tolerance) -> Case
 
 def _reference_forward(case: Case):
     data = case.data
-    return reference(case, "mlp_forward", lambda: layers.mlp_forward(
-        data["X"], data["Ws"], data["bs"], ACTIVATIONS[data["act"]].fn))
+    return reference(case, "mlp_forward", lambda: quiet_pass(
+        layers.mlp_forward, data["X"], data["Ws"], data["bs"], act=ACTIVATIONS[data["act"]]))
 
 
 def _reference_backward(case: Case):
     _, cache = _reference_forward(case)
-    return reference(case, "mlp_backward", lambda: layers.mlp_backward(
-        case.data["dY"], cache, ACTIVATIONS[case.data["act"]].grad))
+    return reference(case, "mlp_backward", lambda: quiet_pass(
+        layers.mlp_backward, case.data["dY"], cache, act=ACTIVATIONS[case.data["act"]],
+        derivative=True))
 
 
 @judging
@@ -294,9 +298,10 @@ def _judge_mlp_backward(case: Case, outcome: TaskOutcome, tol: Tolerance) -> Cas
     ref = _reference_backward(case)
     student = conform_grads(case, calls[1].value, ref, "mlp_backward")
     check_inputs_kept(case, calls)
-    rows = layer_rows(student, ref, tol, case.hidden)
-    if all(r.match for r in rows):
+    match = layer_match(student, ref, tol)
+    if match[0].all():
         return passed(case)
+    rows = layer_rows(student, ref, tol, case.hidden, match)
     blame_forward(case, calls[0].value, (data["X"].shape[0], data["Ws"][-1].shape[1]),
                   _reference_forward(case)[0], tol, "mlp_forward", "mlp_backward", "backward")
     args = (data["X"], data["Ws"], data["bs"], data["act"], data["dY"])

@@ -20,8 +20,8 @@ import numpy as np
 
 from grader.checks import status
 from grader.checks.common import (check_inputs_kept, check_new_arrays, completed_calls, fail,
-                                  judging, passed)
-from grader.checks.compare import close, compare, compare_number, fmt, fmt_pair
+                                  judging, passed, random_sign)
+from grader.checks.compare import close, compare, compare_number, fmt, fmt_pair, within
 from grader.checks.model import Case, CaseResult, CheckDef
 from grader.checks.schema import ArrList, Mismatch, Num, Seq, conform
 from grader.course import Tolerance
@@ -82,7 +82,7 @@ def _hidden_grads(rng: np.random.Generator) -> list[np.ndarray]:
         shape = tuple(int(d) for d in rng.integers(1, 6, size=int(rng.integers(0, 4))))
         grads.append(rng.normal(0.0, 10.0 ** rng.uniform(-3, 3), shape))
     if rng.random() < 0.2:  # a huge or tiny list: the norm must be computed on scaled entries
-        factor = 10.0 ** (rng.choice([-1.0, 1.0]) * rng.uniform(160, 200))
+        factor = 10.0 ** (random_sign(rng) * rng.uniform(160, 200))
         grads = [np.asarray(g * factor) for g in grads]  # 0-d stays an array
     return grads
 
@@ -242,8 +242,8 @@ def _judge_clip_norm(case: Case, outcome: TaskOutcome, tol: Tolerance) -> CaseRe
         raise fail(case, status.WRONG, _number_message("clip_grad_norm", "total_norm", total,
                                                        ref_total, case), hint)
     for i, (got, want) in enumerate(zip(clipped, ref_clipped)):
-        diff = compare(got, want, tol)
-        if not diff.ok:
+        if not within(got, want, tol):
+            diff = compare(got, want, tol)
             raise fail(case, status.WRONG, _array_message("clip_grad_norm", i, diff, case),
                        clip_norm_hint(grads, max_norm, p, clipped, tol))
     return passed(case)
@@ -346,8 +346,8 @@ def _judge_clip_value(case: Case, outcome: TaskOutcome, tol: Tolerance) -> CaseR
     check_new_arrays(case, (call,), "the return value")
     ref = engine.clip_grad_value(grads, clip_value)
     for i, (got, want) in enumerate(zip(clipped, ref)):
-        diff = compare(got, want, tol)
-        if not diff.ok:
+        if not within(got, want, tol):
+            diff = compare(got, want, tol)
             message = _array_message("clip_grad_value", i, diff, case)
             if not case.hidden:
                 entry = float(np.asarray(grads[i])[diff.index])

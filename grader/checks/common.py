@@ -1,10 +1,12 @@
-"""Judging steps every check shares: run failures, return shapes, modified inputs."""
+"""Steps every check shares: a hidden draw, run failures, return shapes, modified inputs."""
 
 from __future__ import annotations
 
 import functools
 from dataclasses import replace
 from typing import Any, Callable, Sequence
+
+import numpy as np
 
 from grader.checks import status
 from grader.checks.model import Case, CaseResult
@@ -46,6 +48,19 @@ def reference(case: Case, name: str, compute: Callable[[], Any]) -> Any:
     case (every student gets the same ones), afresh for a hidden one. Callers must not
     modify what it returns."""
     return compute() if case.hidden else _references.get((case,), compute, name)
+
+
+def pick(rng: np.random.Generator, options: Sequence):
+    """The item ``rng.choice(options)`` gives, drawn exactly as it draws it (one integer
+    below ``len(options)``), without its cost of making an array of ``options`` first.
+    The item comes back as it is in ``options``, not as a numpy scalar."""
+    return options[int(rng.integers(len(options)))]
+
+
+def random_sign(rng: np.random.Generator) -> np.float64:
+    """``rng.choice([-1.0, 1.0])``: the same draw, and the same numpy float64, whose
+    arithmetic the hidden scales that use it were drawn with."""
+    return np.float64(pick(rng, (-1.0, 1.0)))
 
 
 class Failed(Exception):

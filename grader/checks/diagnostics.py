@@ -17,7 +17,7 @@ import numpy as np
 
 from grader.checks import gradcheck, status
 from grader.checks.common import (Failed, check_inputs_kept, completed_calls, fail, judging,
-                                  passed, with_hint)
+                                  passed, random_sign, with_hint)
 from grader.checks.compare import compare, compare_number, fmt, fmt_pair
 from grader.checks.model import Case, CaseResult, CheckDef
 from grader.checks.schema import Arr, Choice, Mismatch, Num, conform
@@ -63,8 +63,8 @@ def _layer_norms_hidden(rng: np.random.Generator, n: int) -> list[Case]:
             grads.append(np.asarray(rng.normal(size=shape) * 10.0 ** rng.uniform(-30, 30)))
         if rng.random() < 0.25:
             k = int(rng.integers(len(grads)))
-            grads[k] = np.asarray(grads[k] * 10.0 ** (rng.choice([-1.0, 1.0])
-                                                     * rng.uniform(170, 200)))
+            grads[k] = np.asarray(grads[k] * 10.0 ** (random_sign(rng)
+                                                      * rng.uniform(170, 200)))
         cases.append(_layer_norms_case(f"hidden case {i + 1}", grads, True))
     return cases
 

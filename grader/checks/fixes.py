@@ -28,17 +28,17 @@ import numpy as np
 
 from grader.checks import status
 from grader.checks.common import (Failed, check_inputs_kept, completed_calls, conformed, fail,
-                                  judging, passed, reference, with_hint)
+                                  judging, passed, pick, reference, with_hint)
 from grader.checks.compare import close, compare
 from grader.checks.layerwise import (blame_forward, conform_grads, entry_layer, entry_message,
-                                     layer_rows, value_message)
+                                     layer_match, layer_rows, value_message)
 from grader.checks.mistakes import (RESIDUAL_MISTAKES, matching_mistake,
                                     residual_forward_variant)
 from grader.checks.model import Case, CaseResult, CheckDef
 from grader.checks.schema import Arr, Ignored, Mismatch, Seq, conform
 from grader.course import Tolerance
 from grader.engine import fixes as engine
-from grader.engine.activations import ACTIVATIONS
+from grader.engine.activations import ACTIVATIONS, quiet_pass
 from grader.sandbox.run import Call, TaskOutcome
 from grader.sandbox.wire import Provided, Ref
 
@@ -90,7 +90,7 @@ def _residual_hidden_data(rng: np.random.Generator, n: int) -> list[tuple[str, d
         for _ in range(depth):
             # Most layers keep the width, so most hidden layers add their input.
             dims.append(dims[-1] if rng.random() < 0.6 else int(rng.integers(1, 33)))
-        act = str(rng.choice(HIDDEN_ACTS))
+        act = pick(rng, HIDDEN_ACTS)
         out.append((f"hidden case {k + 1}", _net(rng, dims, int(rng.integers(1, 33)), act,
                                                  float(10 ** rng.uniform(-0.5, 0.1)))))
     return out
@@ -117,14 +117,15 @@ def _residual_cases(backward: bool) -> tuple[Callable, Callable]:
 
 def _residual_reference_forward(case: Case):
     d = case.data
-    return reference(case, "residual_forward", lambda: engine.residual_forward(
-        d["X"], d["Ws"], d["bs"], ACTIVATIONS[d["act"]].fn))
+    return reference(case, "residual_forward", lambda: quiet_pass(
+        engine.residual_forward, d["X"], d["Ws"], d["bs"], act=ACTIVATIONS[d["act"]]))
 
 
 def _residual_reference_backward(case: Case):
     _, cache = _residual_reference_forward(case)
-    return reference(case, "residual_backward", lambda: engine.residual_backward(
-        case.data["dY"], cache, ACTIVATIONS[case.data["act"]].grad))
+    return reference(case, "residual_backward", lambda: quiet_pass(
+        engine.residual_backward, case.data["dY"], cache, act=ACTIVATIONS[case.data["act"]],
+        derivative=True))
 
 
 RESIDUAL_FORWARD_MISTAKES = (
@@ -192,9 +193,10 @@ def _judge_residual_backward(case: Case, outcome: TaskOutcome, tol: Tolerance) -
     ref = _residual_reference_backward(case)
     student = conform_grads(case, calls[1].value, ref, "residual_backward")
     check_inputs_kept(case, calls)
-    rows = layer_rows(student, ref, tol, case.hidden)
-    if all(r.match for r in rows):
+    match = layer_match(student, ref, tol)
+    if match[0].all():
         return passed(case)
+    rows = layer_rows(student, ref, tol, case.hidden, match)
     blame_forward(case, calls[0].value, _forward_shape(d),
                   _residual_reference_forward(case)[0], tol, "residual_forward",
                   "residual_backward", "fixes")
@@ -285,7 +287,7 @@ def _norm_hidden_data(kind: str, rng: np.random.Generator, n: int) -> list[tuple
     out = []
     for k in range(n):
         # Groups of exactly 2 are left out (see the module docstring); 1 is exact.
-        group = int(rng.choice([1] + list(range(3, 33)))) if kind == "layernorm" \
+        group = pick(rng, (1, *range(3, 33))) if kind == "layernorm" \
             else int(rng.integers(3, 33))
         other = int(rng.integers(1, 33))
         shape = (other, group) if kind == "layernorm" else (group, other)
@@ -297,7 +299,7 @@ def _norm_hidden_data(kind: str, rng: np.random.Generator, n: int) -> list[tuple
         if rng.random() < 0.2:
             axis = AXES[kind]
             data = _constant(data, axis, int(rng.integers(shape[1 - axis])),
-                             float(rng.choice([-1.0, 0.5, 2.0])))
+                             pick(rng, (-1.0, 0.5, 2.0)))
         out.append((f"hidden case {k + 1}", data))
     return out
 

@@ -47,7 +47,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from grader.checks import status
-from grader.checks.common import completed_calls, fail, judging, passed
+from grader.checks.common import completed_calls, fail, judging, passed, random_sign
 from grader.checks.compare import fmt
 from grader.checks.model import Case, CaseResult, CheckDef
 from grader.checks.schema import Arr, Mismatch, conform
@@ -363,11 +363,11 @@ def hidden_param(function: str, rng: np.random.Generator) -> dict:
         return {}
     name = PARAM[function][0]
     if name == "gain":  # gain^2 at least 1.65x away from 1
-        value = math.exp(rng.choice([-1.0, 1.0]) * rng.uniform(0.25, 1.1))
+        value = math.exp(random_sign(rng) * rng.uniform(0.25, 1.1))
     elif name == "negative_slope":  # 1 + slope^2 >= 1.16
         value = rng.uniform(0.4, 0.9)
     else:  # std at least 10^0.15 = 1.41x away from 1
-        value = 10.0 ** (rng.choice([-1.0, 1.0]) * rng.uniform(0.15, 1.5))
+        value = 10.0 ** (random_sign(rng) * rng.uniform(0.15, 1.5))
     return {name: float(np.round(value, 3))}
 
 

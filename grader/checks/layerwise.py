@@ -65,17 +65,24 @@ def shape_hint(message: str, value, ref) -> str:
     return "return a tuple (dWs, dbs, dAs) of three lists with one array per layer"
 
 
-def layer_rows(student, ref, tol: Tolerance, hidden: bool) -> list[LayerRow]:
+def layer_match(student, ref, tol: Tolerance) -> tuple[np.ndarray, np.ndarray]:
+    """(match, rel_error) per layer, dW, db and dA together: all 3L comparisons in one pass."""
     L = len(ref[0])
-    # Layer by layer, dW, db and dA: all 3L comparisons in one pass.
     ok, rel = compare_many([part[l] for l in range(L) for part in student],
                            [part[l] for l in range(L) for part in ref], tol)
-    ok, rel = ok.reshape(L, 3).all(axis=1), rel.reshape(L, 3).max(axis=1)
+    return ok.reshape(L, 3).all(axis=1), rel.reshape(L, 3).max(axis=1)
+
+
+def layer_rows(student, ref, tol: Tolerance, hidden: bool,
+               match: tuple[np.ndarray, np.ndarray] | None = None) -> list[LayerRow]:
+    """The per-layer table; ``match`` is ``layer_match``'s answer when the caller has it
+    (a backward pass that matches needs no table, so callers ask for that first)."""
+    ok, rel = match if match is not None else layer_match(student, ref, tol)
     return [LayerRow(layer=l + 1,
                      ref_norm=float("nan") if hidden else norm(ref[0][l]),
                      student_norm=norm(student[0][l]),
                      rel_error=float(rel[l]), match=bool(ok[l]))
-            for l in range(L)]
+            for l in range(len(ref[0]))]
 
 
 def entry_layer(rows) -> int:

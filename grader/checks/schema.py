@@ -101,8 +101,20 @@ def conform(schema: Schema, value: Any) -> Any:
     if isinstance(schema, Choice):
         return _choice(schema, value)
     items = _sequence(schema.name, len(schema.shapes), value, "arrays")
+    if _all_fine(schema.shapes, items):
+        return items
     return tuple(_array(f"{schema.name}[{i}]", shape, v)
                  for i, (shape, v) in enumerate(zip(schema.shapes, items)))
+
+
+def _all_fine(shapes: tuple[tuple[int, ...], ...], items: tuple) -> bool:
+    """Whether every item passes ``_array``: checked for the whole list at once (a deep
+    network's gradients are many small arrays); when one does not, ``_array`` runs item
+    by item to report the first problem, as always."""
+    if not all(type(v) is np.ndarray and v.shape == shape and v.dtype == np.float64
+               for shape, v in zip(shapes, items)):
+        return False
+    return not items or bool(np.isfinite(np.concatenate(items, axis=None)).all())
 
 
 def describe(value: Any) -> str:
@@ -159,8 +171,8 @@ def _array(name: str, shape: tuple[int, ...], value: Any) -> np.ndarray:
         raise Mismatch(status.BAD_DTYPE,
                        f"{name} has dtype {value.dtype}, expected float64 "
                        f"(convert with .astype(np.float64))")
-    bad = ~np.isfinite(value)
-    if bad.any():
+    if not np.isfinite(value).all():
+        bad = ~np.isfinite(value)
         index = tuple(int(i) for i in np.argwhere(bad)[0])
         where = f" at index {index}" if index else ""
         raise Mismatch(status.NON_FINITE, f"{name} contains {value[bad][0]}{where}", index)

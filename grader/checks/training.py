@@ -22,7 +22,7 @@ import numpy as np
 
 from grader.checks import status
 from grader.checks.common import (check_inputs_kept, completed_calls, fail, judging, passed,
-                                  reference)
+                                  pick, reference)
 from grader.checks.compare import fmt, fmt_pair, mismatches
 from grader.checks.model import Case, CaseResult, CheckDef, LayerRow
 from grader.checks.schema import Arr, Keys, Mismatch, conform
@@ -81,7 +81,7 @@ def _hidden_data(rng: np.random.Generator, n: int) -> list[tuple[str, dict]]:
     while len(out) < n:
         depth = int(rng.integers(1, 6))
         dims = [int(d) for d in rng.integers(1, 9, size=depth + 1)]
-        act = str(rng.choice(HIDDEN_ACTS))
+        act = pick(rng, HIDDEN_ACTS)
         data = _train_data(rng, dims, int(rng.integers(1, 17)), act,
                            float(10 ** rng.uniform(-0.3, 0.3)), float(rng.uniform(0.01, 0.3)),
                            int(rng.integers(1, 21)), None)

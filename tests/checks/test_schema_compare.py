@@ -88,6 +88,22 @@ def test_sequences_and_lists():
     assert "tuple of 3 items" in _status(schema, (1, 2))[1]
 
 
+@pytest.mark.parametrize("bad, first", [
+    ((np.zeros(2), np.full((1, 1), np.nan), np.zeros(3)), "g[1] contains nan"),
+    ((np.zeros(2), np.full((1, 1), np.inf), np.zeros(4)), "g[1] contains inf"),
+    ((np.full(2, np.nan), np.ones((1, 1)), np.zeros(3, np.float32)), "g[0] contains nan"),
+    ((np.zeros(2), np.ones((1, 1), np.float32), np.full(3, np.nan)), "g[1] has dtype float32"),
+    ((np.zeros(2), np.ones((1, 1)), [0.0, 0.0, 0.0]), "g[2] should be a numpy ndarray"),
+])
+def test_an_array_list_reports_its_first_problem_in_order(bad, first):
+    """The list is checked as a whole first; a problem still names the first array
+    that has one, as checking them one by one does."""
+    schema = ArrList("g", ((2,), (1, 1), (3,)))
+    assert _status(schema, bad)[1].startswith(first)
+    fine = (np.zeros(2), np.ones((1, 1)), np.arange(3.0))
+    assert all(a is b for a, b in zip(conform(schema, fine), fine))
+
+
 def test_compare_is_relative_to_the_reference_scale():
     tol = Tolerance(rtol=0.0, atol_scale=1e-8)
     ref = np.array([1e-30, -2e-30])

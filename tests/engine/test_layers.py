@@ -338,3 +338,24 @@ def test_float32_inputs_give_float64_results():
 def test_mlp_refuses_mismatched_layer_lists(weights, biases):
     with pytest.raises(ValueError):
         mlp_forward(np.ones((1, 2)), weights, biases, np.tanh)
+
+
+@pytest.mark.parametrize("name", ACT_NAMES)
+def test_a_quiet_pass_gives_the_plain_pass_bit_for_bit(name):
+    """The grader's reference networks skip the per-call wrapper of each activation;
+    the values must not move by a single bit."""
+    from grader.engine.activations import quiet_pass
+
+    act = ACTIVATIONS[name]
+    rng = np.random.default_rng(7)
+    dims = [5, 7, 7, 3, 4]
+    Ws = [rng.normal(0, 2.0, (i, o)) for i, o in zip(dims[:-1], dims[1:])]
+    bs = [rng.normal(0, 0.5, o) for o in dims[1:]]
+    X, dY = rng.normal(0, 3.0, (6, 5)) * 40, rng.normal(size=(6, 4))
+    y, cache = mlp_forward(X, Ws, bs, act.fn)
+    y_quiet, cache_quiet = quiet_pass(mlp_forward, X, Ws, bs, act=act)
+    assert y.tobytes() == y_quiet.tobytes()
+    grads = mlp_backward(dY, cache, act.grad)
+    quiet = quiet_pass(mlp_backward, dY, cache_quiet, act=act, derivative=True)
+    for plain, fast in zip(grads, quiet):
+        assert all(a.tobytes() == b.tobytes() for a, b in zip(plain, fast))
