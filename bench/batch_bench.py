@@ -111,6 +111,33 @@ def grade_class(classroom: Path, results: Path, course, course_file: Path, jobs:
     return wall, latencies
 
 
+def cpu_split(classroom: Path, course, count: int) -> dict[str, float]:
+    """CPU milliseconds per submission, by process, grading ``count`` submissions one
+    after another in this process: where a submission's cost goes."""
+    from grader.grade import Options, grade_files, read_submission
+    from grader.sandbox import spawn
+
+    folders = sorted(p for p in classroom.iterdir() if p.is_dir())[:count]
+    submissions = [(f.name, read_submission(f)) for f in folders]
+    name, files = submissions[0]
+    grade_files(files, name, "warm-up", course, Options(secret=SECRET))
+    zygote = spawn._zygote.proc.pid if spawn._zygote else None
+    start = (time.process_time(), run_module.child_cpu_seconds(), _process_cpu(zygote))
+    for name, files in submissions:
+        grade_files(files, name, name, course, Options(secret=SECRET))
+    end = (time.process_time(), run_module.child_cpu_seconds(), _process_cpu(zygote))
+    grader, children, forks = ((b - a) * 1000 / len(submissions) for a, b in zip(start, end))
+    return {"grader process": grader, "sandboxed children": children, "zygote": forks}
+
+
+def _process_cpu(pid: int | None) -> float:
+    """CPU seconds a live process has used (user + system), from /proc."""
+    if pid is None:
+        return 0.0
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def check_wall(course_file: Path, runs: int = 7) -> float:
     """Median wall time of `grader check solutions/` as a student runs it."""
     # As installed: bytecode cached (some environments turn the cache off for everything).
@@ -147,6 +174,7 @@ def main() -> None:
         wall_fresh, _ = grade_class(classroom, Path(tmp) / "r2", course, course_file,
                                     args.jobs, reuse=False)
         per_naive = naive(classroom, min(args.naive, args.n), course_file)
+        split = cpu_split(classroom, course, min(40, args.n))
         check = check_wall(course_file)
     peak = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
                resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
@@ -166,6 +194,8 @@ def main() -> None:
           f"submissions/s ({per_naive:.2f} s each)")
     print(f"ratio batch / naive: {rate * per_naive:.1f}x ({rate_fresh * per_naive:.1f}x with "
           "nothing reused)")
+    print("CPU per submission, one at a time (ms): " + ", ".join(
+        f"{name} {ms:.1f}" for name, ms in split.items()) + f"; total {sum(split.values()):.1f}")
     print(f"grader check solutions/ (wall, median of 7): {check:.2f} s")
 
 
