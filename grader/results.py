@@ -1,8 +1,14 @@
-"""Frozen results of grading; renderers (terminal, JSON) only format them."""
+"""Frozen results of grading; renderers (terminal, JSON) only format them.
+
+What is derived from the fields (passed, failures, the scores) is computed on
+first use and kept: the results never change, and the renderers ask for the
+same facts hundreds of times per submission.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from grader.checks.model import CaseResult
 
@@ -20,7 +26,7 @@ class CheckResult:
     def name(self) -> str:
         return f"{self.module}.{self.function}"
 
-    @property
+    @cached_property
     def passed(self) -> bool:
         return all(c.passed for c in self.cases)
 
@@ -28,7 +34,7 @@ class CheckResult:
     def status(self) -> str:
         return "passed" if self.passed else "failed"
 
-    @property
+    @cached_property
     def failures(self) -> tuple[CaseResult, ...]:
         return tuple(c for c in self.cases if not c.passed)
 
@@ -49,11 +55,11 @@ class ExerciseResult:
     active: tuple[str, ...] = ()  # sandbox protections in force for this module's runs
     missing: tuple[str, ...] = ()
 
-    @property
+    @cached_property
     def score(self) -> float:
         return sum(c.score for c in self.checks)
 
-    @property
+    @cached_property
     def max_score(self) -> float:
         return sum(c.max_score for c in self.checks)
 
@@ -68,14 +74,14 @@ class SubmissionResult:
     seconds: float = 0.0
     notes: tuple[str, ...] = ()  # how the submission was read (e.g. notebook cells left out)
 
-    @property
+    @cached_property
     def score(self) -> float:
         return sum(e.score for e in self.exercises)
 
-    @property
+    @cached_property
     def max_score(self) -> float:
         return sum(e.max_score for e in self.exercises)
 
-    @property
+    @cached_property
     def checks(self) -> tuple[CheckResult, ...]:
         return tuple(c for e in self.exercises for c in e.checks)

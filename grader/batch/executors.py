@@ -1,9 +1,11 @@
 """Where a batch's submissions are graded: worker processes here, or a Dask cluster.
 
-Both run the same task, ``grade_job``: a submission's files in, its frozen
-result out. The batch stores every result itself, so both executors write the
-same files. Worker processes are what let a batch use every core: the
-grader's own judging is Python, and one process runs it on one core at a time.
+Both run the same task, ``grade_job``: a submission's files in, the bytes of
+the student's results folder out (rendered where the grading ran, in
+parallel; see render.py). The batch writes every file itself, so both
+executors give the same folders. Worker processes are what let a batch use
+every core: the grader's own judging is Python, and one process runs it on
+one core at a time.
 """
 
 from __future__ import annotations
@@ -17,27 +19,32 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
 
+from grader.batch import render
+from grader.batch.render import StudentFiles
 from grader.course import Course
 from grader.errors import GraderError
 from grader.grade import Options, grade_files
-from grader.results import SubmissionResult
 
 PR_SET_PDEATHSIG = 1
 
 
 @dataclass(frozen=True)
 class Job:
-    """One submission to grade: its module files (name -> source bytes) and who it is."""
+    """One submission to grade: its module files (name -> source bytes), who it is, and
+    what its record is keyed on (the files' content hash, the course fingerprint)."""
 
     files: dict[str, bytes]
     name: str
     student: str
+    content_hash: str
+    course_fp: str
 
 
-def grade_job(job: Job, course: Course, secret: bytes | None) -> SubmissionResult:
+def grade_job(job: Job, course: Course, secret: bytes | None) -> StudentFiles:
     """The per-submission task, the same wherever it runs."""
-    return grade_files(job.files, job.name, job.student, course,
-                       Options(secret=secret, student_id=job.student))
+    result = grade_files(job.files, job.name, job.student, course,
+                         Options(secret=secret, student_id=job.student))
+    return render.graded(result, job.name, job.content_hash, job.course_fp)
 
 
 class Executor(Protocol):
@@ -89,7 +96,7 @@ def _die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
-def _grade_here(job: Job) -> SubmissionResult:
+def _grade_here(job: Job) -> StudentFiles:
     return grade_job(job, *_worker)
 
 
@@ -127,5 +134,5 @@ class DaskExecutor:
         self.client.close()
 
 
-def _grade_shared(job: Job, shared: tuple[Course, bytes | None]) -> SubmissionResult:
+def _grade_shared(job: Job, shared: tuple[Course, bytes | None]) -> StudentFiles:
     return grade_job(job, *shared)

@@ -16,13 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from grader.batch import store
+from grader.batch import render, store
 from grader.batch.executors import Executor, Job, LocalExecutor
+from grader.batch.render import StudentFiles
 from grader.batch.summary import write_reports
 from grader.batch.unpack import UnpackError, content_hash, discover, read_files, student_id
 from grader.course import Course
 from grader.errors import GraderError, SubmissionPathError
-from grader.results import SubmissionResult
 
 
 @dataclass
@@ -68,7 +68,7 @@ def run_batch(submissions: Path, results: Path, course: Course, course_text: byt
     owned = executor is None
     executor = executor or LocalExecutor(max(1, jobs), course, secret)
     window = 4 * executor.workers
-    pending: dict[Future, tuple[str, str]] = {}  # future -> (source name, content hash)
+    pending: set[Future] = set()
 
     def count(outcome: str) -> None:
         progress.done += 1
@@ -78,8 +78,8 @@ def run_batch(submissions: Path, results: Path, course: Course, course_text: byt
     def collect(block: bool) -> None:
         done, _ = wait(pending, timeout=None if block else 0, return_when=FIRST_COMPLETED)
         for future in done:
-            source, digest = pending.pop(future)
-            store.save_graded(results, _result(future), source, digest, course_fp)
+            pending.discard(future)
+            store.save(results, _result(future))
             count("graded")
 
     cancel = True
@@ -89,10 +89,9 @@ def run_batch(submissions: Path, results: Path, course: Course, course_text: byt
             if isinstance(prepared, str):
                 count(prepared)
                 continue
-            job, digest = prepared
             while len(pending) >= window:
                 collect(block=True)
-            pending[executor.submit(job)] = (path.name, digest)
+            pending.add(executor.submit(prepared))
             collect(block=False)
         while pending:
             collect(block=True)
@@ -100,13 +99,14 @@ def run_batch(submissions: Path, results: Path, course: Course, course_text: byt
     finally:
         if owned:
             executor.close(cancel=cancel)
+    store.sync(results)
     records = (store.load_record(results, sid) for _, sid in entries)
     summary = write_reports(results, (r for r in records if r), [e.id for e in course.exercises],
                             course.max_score, course.title)
     return progress, summary
 
 
-def _result(future: Future) -> SubmissionResult:
+def _result(future: Future) -> StudentFiles:
     try:
         return future.result()
     except BrokenProcessPool:
@@ -126,8 +126,8 @@ def _students(paths: list[Path], pattern: str) -> list[tuple[Path, str]]:
 
 
 def _prepare(path: Path, sid: str, results: Path, course: Course,
-             course_fp: str) -> str | tuple[Job, str]:
-    """(job, content hash) for a submission to grade, or what happened to it instead."""
+             course_fp: str) -> str | Job:
+    """The job for a submission to grade, or what happened to it instead."""
     try:
         files = read_files(path)
     except (UnpackError, SubmissionPathError) as exc:
@@ -135,13 +135,13 @@ def _prepare(path: Path, sid: str, results: Path, course: Course,
         digest = _raw_hash(path, str(exc))
         if store.is_done(results, sid, digest, course_fp):
             return "skipped"
-        store.save_unreadable(results, sid, path.name, digest, course_fp, str(exc),
-                              course.max_score, [e.id for e in course.exercises])
+        store.save(results, render.unreadable(sid, path.name, digest, course_fp, str(exc),
+                                              course.max_score, [e.id for e in course.exercises]))
         return "unreadable"
     digest = content_hash(files)
     if store.is_done(results, sid, digest, course_fp):
         return "skipped"
-    return Job(files, path.name, sid), digest
+    return Job(files, path.name, sid, digest, course_fp)
 
 
 def _raw_hash(path: Path, reason: str) -> str:

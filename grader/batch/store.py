@@ -5,27 +5,32 @@
     RESULTS/students/<id>/feedback.html  the same, with plots
     RESULTS/students/<id>/record.json    what the gradebook and summary are built from
 
-record.json is written last, atomically: its presence means the student is
-done. A rerun skips a student whose record carries the same submission hash
-and the same course fingerprint, so a batch killed at any moment resumes where
+Each file is written to a temporary name and renamed, and record.json comes
+last: its presence means the student is done, which a kill -9 cannot fake.
+Files are not forced to disk one by one: a kill leaves the page cache intact,
+and against a crash of the machine itself record.json carries a digest of
+every other file, so a rerun trusts a student only while all of them match
+(a torn or empty file after a power cut gets the student graded again).
+sync() puts the whole folder on disk once, before the class reports.
+
+A rerun skips a student whose record carries the same submission hash and
+the same course fingerprint, so a batch killed at any moment resumes where
 it stopped and ends with the same gradebook.
 """
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import hmac
 import json
+import os
 from pathlib import Path
 
 from grader import __version__
-from grader.files import write_json, write_text
-from grader.report.gradescope import to_gradescope
-from grader.report.html import submission_html
-from grader.report.markdown import feedback_markdown
-from grader.results import SubmissionResult
+from grader.batch.render import RECORD, StudentFiles, digest
 
-RECORD = "record.json"
+_WRITE = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
 
 
 def fingerprint(course_text: bytes, secret: bytes | None) -> str:
@@ -53,13 +58,10 @@ def clean_partial(results: Path) -> int:
     return removed
 
 
-def folder(results: Path, student: str) -> Path:
-    return results / "students" / student
-
-
 def load_record(results: Path, student: str) -> dict | None:
     try:
-        return json.loads((folder(results, student) / RECORD).read_text(encoding="utf-8"))
+        with open(os.path.join(results, "students", student, RECORD), "rb") as f:
+            return json.loads(f.read())
     except (OSError, ValueError):
         return None
 
@@ -67,46 +69,71 @@ def load_record(results: Path, student: str) -> dict | None:
 def is_done(results: Path, student: str, content_hash: str, course_fp: str) -> bool:
     record = load_record(results, student)
     return (record is not None and record.get("hash") == content_hash
-            and record.get("course") == course_fp)
+            and record.get("course") == course_fp
+            and _intact(os.path.join(results, "students", student), record.get("files", {})))
 
 
-def save_graded(results: Path, result: SubmissionResult, source: str, content_hash: str,
-                course_fp: str) -> dict:
-    where = folder(results, result.student_id)
-    write_json(where / "results.json", to_gradescope(result))
-    write_text(where / "feedback.md", feedback_markdown(result))
-    write_text(where / "feedback.html", submission_html(result))
-    record = {
-        "student_id": result.student_id, "source": source, "hash": content_hash,
-        "course": course_fp, "status": "graded", "reason": "",
-        "score": result.score, "max_score": result.max_score,
-        "seconds": round(result.seconds, 3),
-        "exercises": {e.id: e.score for e in result.exercises},
-        "checks": {c.name: _check_record(c) for c in result.checks},
-    }
-    write_json(where / RECORD, record)
-    return record
+def save(results: Path, student: StudentFiles) -> None:
+    """Write a student's folder, each file atomically, the record last."""
+    where = os.path.join(results, "students", student.student)
+    try:
+        os.mkdir(where)
+    except FileExistsError:
+        pass
+    except FileNotFoundError:
+        os.makedirs(where, exist_ok=True)
+    for name, data in student.files:
+        _write(where, name, data)
 
 
-def save_unreadable(results: Path, student: str, source: str, content_hash: str,
-                    course_fp: str, reason: str, max_score: float,
-                    exercise_ids: list[str]) -> dict:
-    """A submission that could not be read still gets its row, with the reason."""
-    where = folder(results, student)
-    write_json(where / "results.json", {"score": 0.0, "max_score": max_score,
-                                        "output": f"Not graded: {reason}", "tests": []})
-    write_text(where / "feedback.md", f"# Not graded\n\n{reason}\n")
-    record = {"student_id": student, "source": source, "hash": content_hash,
-              "course": course_fp, "status": "unreadable", "reason": reason, "score": 0.0,
-              "max_score": max_score, "seconds": 0.0,
-              "exercises": {e: 0.0 for e in exercise_ids}, "checks": {}}
-    write_json(where / RECORD, record)
-    return record
+def sync(results: Path) -> None:
+    """Put every file written so far on disk: the results' file system in one call
+    (syncfs), or every file system where that call is missing."""
+    try:
+        fd = os.open(results, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        if _syncfs(fd):
+            return
+    finally:
+        os.close(fd)
+    if hasattr(os, "sync"):
+        os.sync()
 
 
-def _check_record(check) -> dict:
-    first = check.failures[0] if check.failures else None
-    return {"score": check.score, "max_score": check.max_score,
-            "status": first.status if first else "passed",
-            "message": first.message.splitlines()[0] if first and first.message else "",
-            "hint": first.hint if first else ""}
+def _syncfs(fd: int) -> bool:
+    try:
+        return ctypes.CDLL(None, use_errno=True).syncfs(fd) == 0
+    except (AttributeError, OSError, TypeError):
+        return False  # not Linux
+
+
+def _write(where: str, name: str, data: bytes) -> None:
+    # Our pid makes the name ours alone (no random retries, as mkstemp makes), and a
+    # leftover from a killed run starts with "." so clean_partial removes it.
+    tmp = os.path.join(where, f".{name}.{os.getpid()}")
+    fd = os.open(tmp, _WRITE, 0o600)
+    try:
+        with open(fd, "wb", closefd=True) as f:
+            f.write(data)
+        os.replace(tmp, os.path.join(where, name))
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def _intact(where: str, digests: dict) -> bool:
+    """Every file the record lists still holds what was written (records of older
+    versions list none: their files were forced to disk one by one)."""
+    for name, expected in digests.items():
+        try:
+            with open(os.path.join(where, name), "rb") as f:
+                if digest(f.read()) != expected:
+                    return False
+        except OSError:
+            return False
+    return True
