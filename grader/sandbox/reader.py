@@ -92,16 +92,28 @@ class Streams:
         return text
 
 
+# The child writes this on stdout and stderr between one module and the next, so what a
+# module printed is credited to it whatever order the three pipes are read in (a student
+# who prints it only misplaces their own output).
+NEXT_MODULE = b"\x00\x1egrader: next module\x1e\x00"
+
+
 class Reader:
-    """Reads length-prefixed replies from the child while draining its stdout/stderr."""
+    """Reads length-prefixed replies from the child while draining its stdout/stderr.
+
+    ``streams`` holds one Streams per module the child runs, in order; output goes to
+    the module of the last NEXT_MODULE seen on its pipe.
+    """
 
     # A child that used less CPU than this share of its deadline was starved,
     # not stuck: it gets more time, up to STRETCH times the deadline in all.
     BUSY_SHARE = 0.5
     STRETCH = 4.0
 
-    def __init__(self, fd: int, proc, streams: Streams):
+    def __init__(self, fd: int, proc, streams: list[Streams]):
         self.fd, self.proc, self.streams = fd, proc, streams
+        self.part = {proc.out_fd: 0, proc.err_fd: 0}  # which module each pipe is on
+        self.carry = {proc.out_fd: b"", proc.err_fd: b""}  # a marker cut by a read
         self.cpu = CpuProbe(proc.pid)
         self.buf = bytearray()
         self.at = 0  # where the next unread reply starts in buf
@@ -167,10 +179,6 @@ class Reader:
         since, cpu_then = baseline
         return now is not None and now - cpu_then < self.BUSY_SHARE * (time.monotonic() - since)
 
-    def drain_ready(self) -> None:
-        """Take whatever output is already in the pipes, without waiting."""
-        self._drain_ready()
-
     def _drain_ready(self) -> bool:
         """Read whatever is ready now, without waiting; True if a reply byte arrived."""
         before = len(self.buf)
@@ -190,7 +198,21 @@ class Reader:
             self.buf += chunk
         else:
             self.printed += len(chunk)
-            self.streams.add(self.names[fd], chunk)
+            self._output(fd, chunk)
+
+    def _output(self, fd: int, chunk: bytes) -> None:
+        data = self.carry[fd] + chunk
+        while (at := data.find(NEXT_MODULE)) >= 0:
+            self._credit(fd, data[:at])
+            data = data[at + len(NEXT_MODULE):]
+            self.part[fd] = min(self.part[fd] + 1, len(self.streams) - 1)
+        keep = _marker_start(data)
+        self._credit(fd, data[:len(data) - keep])
+        self.carry[fd] = data[len(data) - keep:]
+
+    def _credit(self, fd: int, data: bytes) -> None:
+        if data:
+            self.streams[self.part[fd]].add(self.names[fd], data)
 
     def _parse(self) -> Event | None:
         size_at = self.at + wire.LENGTH.size
@@ -224,5 +246,15 @@ class Reader:
             ready, _, _ = select.select(list(self.open - {self.fd}), [], [], 0.1)
             for fd in ready:
                 self._pump(fd)
+        for fd, rest in self.carry.items():
+            self._credit(fd, rest)
         os.close(self.fd)
         self.proc.close()
+
+
+def _marker_start(data: bytes) -> int:
+    """The length of the longest end of ``data`` that begins NEXT_MODULE (0 if none)."""
+    for n in range(min(len(data), len(NEXT_MODULE) - 1), 0, -1):
+        if data.endswith(NEXT_MODULE[:n]):
+            return n
+    return 0

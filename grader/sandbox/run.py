@@ -210,7 +210,7 @@ def _run_child(workdir: Path, entries: list[tuple[str, Task]], limits: Limits,
     job = wire.pack_job({"sandbox": sandbox, "parts": [
         (module, [_task_message(t) for t in tasks]) for module, tasks in parts]})
     threading.Thread(target=_write_and_close, args=(job_w, job), daemon=True).start()
-    reader = Reader(reply_r, proc, streams[parts[0][0]])
+    reader = Reader(reply_r, proc, [streams[module] for module, _ in parts])
     settled = 0
     try:
         confined = reader.next(limits.import_seconds)
@@ -219,10 +219,6 @@ def _run_child(workdir: Path, entries: list[tuple[str, Task]], limits: Limits,
             confined = None
         for module, tasks in parts:
             started = time.monotonic()
-            # What the previous module printed before its last reply is in the
-            # pipes by now: take it before the next module's output starts.
-            reader.drain_ready()
-            reader.streams = streams[module]
             ran, child_lost = _run_part(reader, proc, confined, tasks, limits, outcomes[module])
             confined = None
             seconds[module] += time.monotonic() - started
