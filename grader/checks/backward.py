@@ -48,10 +48,20 @@ def _mse_cases_public() -> list[Case]:
     return cases
 
 
+# Hidden cases vary shapes, depths and scales so no public answer can be replayed; they
+# are kept small because every byte of them is sent, checked for changes, returned,
+# decoded and compared for every student (the public cases carry the large and deep ones).
+HIDDEN_MAX_SIDE = 12      # mse_loss: each of 1-3 axes
+HIDDEN_MAX_BATCH = 16     # linear and MLP cases
+HIDDEN_MAX_WIDTH = 24     # fan-in, fan-out and layer widths
+HIDDEN_MAX_DEPTH = 12     # MLP layers
+
+
 def _mse_cases_hidden(rng: np.random.Generator, n: int) -> list[Case]:
     cases = []
     for i in range(n):
-        shape = tuple(int(d) for d in rng.integers(1, 33, size=int(rng.integers(1, 4))))
+        shape = tuple(int(d) for d in rng.integers(1, HIDDEN_MAX_SIDE + 1,
+                                                   size=int(rng.integers(1, 4))))
         scale = 10.0 ** rng.uniform(-3, 3)
         cases.append(_mse_case(f"hidden case {i + 1}", rng.normal(0, scale, shape),
                                rng.normal(0, scale, shape), True))
@@ -125,7 +135,8 @@ def _linear_cases(backward: bool) -> Callable:
 
     def hidden(rng: np.random.Generator, n: int) -> list[Case]:
         return [case(f"hidden case {k + 1}", _linear_data(rng, *(int(v) for v in (
-            rng.integers(1, 33), rng.integers(1, 65), rng.integers(1, 65)))), True)
+            rng.integers(1, HIDDEN_MAX_BATCH + 1), rng.integers(1, HIDDEN_MAX_WIDTH + 1),
+            rng.integers(1, HIDDEN_MAX_WIDTH + 1)))), True)
             for k in range(n)]
 
     return public, hidden
@@ -216,10 +227,11 @@ def _mlp_public_data() -> list[tuple[str, dict]]:
 def _mlp_hidden_data(rng: np.random.Generator, n: int) -> list[tuple[str, dict]]:
     out = []
     for k in range(n):
-        depth = int(rng.integers(1, 31))
-        dims = [int(d) for d in rng.integers(1, 65, size=depth + 1)]
+        depth = int(rng.integers(1, HIDDEN_MAX_DEPTH + 1))
+        dims = [int(d) for d in rng.integers(1, HIDDEN_MAX_WIDTH + 1, size=depth + 1)]
         act = pick(rng, HIDDEN_ACTS)
-        out.append((f"hidden case {k + 1}", _mlp_data(rng, dims, int(rng.integers(1, 33)), act,
+        batch = int(rng.integers(1, HIDDEN_MAX_BATCH + 1))
+        out.append((f"hidden case {k + 1}", _mlp_data(rng, dims, batch, act,
                                                      float(10 ** rng.uniform(-0.3, 0.4)))))
     return out
 
