@@ -13,8 +13,9 @@ from typing import Callable
 import numpy as np
 
 from grader.checks import status
-from grader.checks.common import (check_inputs_kept, completed_calls, conformed, fail, judging,
-                                  passed, pick, reference)
+from grader.checks.common import (HIDDEN_MAX_BATCH, HIDDEN_MAX_DEPTH, HIDDEN_MAX_SIDE,
+                                  HIDDEN_MAX_WIDTH, check_inputs_kept, completed_calls, conformed,
+                                  fail, judging, passed, pick, reference)
 from grader.checks.compare import close, compare, within
 from grader.checks.layerwise import (blame_forward, conform_grads, entry_layer, entry_message,
                                      layer_match, layer_rows, value_message)
@@ -46,15 +47,6 @@ def _mse_cases_public() -> list[Case]:
     cases.append(_mse_case("predictions within 1e-6 of the targets", pred,
                            pred + rng.normal(0, 1e-6, (3, 2)), False))
     return cases
-
-
-# Hidden cases vary shapes, depths and scales so no public answer can be replayed; they
-# are kept small because every byte of them is sent, checked for changes, returned,
-# decoded and compared for every student (the public cases carry the large and deep ones).
-HIDDEN_MAX_SIDE = 12      # mse_loss: each of 1-3 axes
-HIDDEN_MAX_BATCH = 16     # linear and MLP cases
-HIDDEN_MAX_WIDTH = 24     # fan-in, fan-out and layer widths
-HIDDEN_MAX_DEPTH = 12     # MLP layers
 
 
 def _mse_cases_hidden(rng: np.random.Generator, n: int) -> list[Case]:

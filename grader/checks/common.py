@@ -50,6 +50,15 @@ def reference(case: Case, name: str, compute: Callable[[], Any]) -> Any:
     return compute() if case.hidden else _references.get((case,), compute, name)
 
 
+# Hidden cases vary shapes, depths and scales so no public answer can be replayed; they
+# are kept small because every byte of them is sent, checked for changes, returned,
+# decoded and compared for every student (the public cases carry the large and deep ones).
+HIDDEN_MAX_SIDE = 12      # each of an array's 1-3 axes (mse_loss)
+HIDDEN_MAX_BATCH = 16     # rows of a batch
+HIDDEN_MAX_WIDTH = 24     # fan-in, fan-out and layer widths
+HIDDEN_MAX_DEPTH = 12     # layers of a network
+
+
 def pick(rng: np.random.Generator, options: Sequence):
     """The item ``rng.choice(options)`` gives, drawn exactly as it draws it (one integer
     below ``len(options)``), without its cost of making an array of ``options`` first.

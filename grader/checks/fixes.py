@@ -27,8 +27,9 @@ from typing import Callable
 import numpy as np
 
 from grader.checks import status
-from grader.checks.common import (Failed, check_inputs_kept, completed_calls, conformed, fail,
-                                  judging, passed, pick, reference, with_hint)
+from grader.checks.common import (HIDDEN_MAX_BATCH, HIDDEN_MAX_DEPTH, HIDDEN_MAX_WIDTH, Failed,
+                                  check_inputs_kept, completed_calls, conformed, fail, judging,
+                                  passed, pick, reference, with_hint)
 from grader.checks.compare import close, compare
 from grader.checks.layerwise import (blame_forward, conform_grads, entry_layer, entry_message,
                                      layer_match, layer_rows, value_message)
@@ -85,13 +86,15 @@ def _residual_public_data() -> list[tuple[str, dict]]:
 def _residual_hidden_data(rng: np.random.Generator, n: int) -> list[tuple[str, dict]]:
     out = []
     for k in range(n):
-        depth = int(rng.integers(1, 31))
-        dims = [int(rng.integers(1, 33))]
+        depth = int(rng.integers(1, HIDDEN_MAX_DEPTH + 1))
+        dims = [int(rng.integers(1, HIDDEN_MAX_WIDTH + 1))]
         for _ in range(depth):
             # Most layers keep the width, so most hidden layers add their input.
-            dims.append(dims[-1] if rng.random() < 0.6 else int(rng.integers(1, 33)))
+            dims.append(dims[-1] if rng.random() < 0.6
+                        else int(rng.integers(1, HIDDEN_MAX_WIDTH + 1)))
         act = pick(rng, HIDDEN_ACTS)
-        out.append((f"hidden case {k + 1}", _net(rng, dims, int(rng.integers(1, 33)), act,
+        batch = int(rng.integers(1, HIDDEN_MAX_BATCH + 1))
+        out.append((f"hidden case {k + 1}", _net(rng, dims, batch, act,
                                                  float(10 ** rng.uniform(-0.5, 0.1)))))
     return out
 
