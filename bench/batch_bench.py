@@ -87,7 +87,6 @@ def make_class(root: Path, n: int, timeouts: bool,
 def naive(classroom: Path, count: int, course_file: Path) -> float:
     """Seconds per submission for one fresh interpreter per submission."""
     env = {**os.environ, "GRADER_SECRET": SECRET.decode()}
-    run_module.REPLIES_KEPT = REPLIES_KEPT  # as a batch grades (grade_class may have set 0)
     folders = sorted(p for p in classroom.iterdir() if p.is_dir())[:count]
     start = time.monotonic()
     with tempfile.TemporaryDirectory() as out:

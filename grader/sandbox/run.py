@@ -11,14 +11,12 @@ the rest of the function that failed, so one infinite loop costs one check.
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import os
 import signal
 import tempfile
 import threading
 import time
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -385,27 +383,29 @@ def _error_info(value: Any) -> ErrorInfo:
 
 
 _encoded = IdentityMemo()  # task calls -> their job message
-_replies = IdentityMemo()  # task calls -> reply digest -> outcome, most recent last
+_replies = IdentityMemo()  # task calls -> [(reply bytes, outcome)], most recent first
 REPLIES_KEPT = 8  # distinct replies remembered per shared task (most classes have a few)
 
 
 def _outcome_of(task: Task, payload: bytes) -> TaskOutcome:
     """A task reply's outcome. For a shared task (a public case) the same reply bytes
     give the very same outcome object, decoded once: many students' answers to a
-    public case are identical, and the judge can then skip them too."""
+    public case are identical, and the judge can then skip them too.
+
+    Replies are compared byte for byte (a memcmp), not hashed: some are megabytes of
+    weights, and the outcome keeps the bytes alive anyway (its arrays are views)."""
     if not task.shared:
         return _decoded(payload)
-    seen = _replies.get((task.calls,), OrderedDict)
-    digest = hashlib.blake2b(payload, digest_size=16).digest()
-    outcome = seen.get(digest)
-    if outcome is not None:
-        seen.move_to_end(digest)
-        return outcome
+    seen = _replies.get((task.calls,), list)
+    for n, (known, outcome) in enumerate(seen):
+        if len(known) == len(payload) and known == payload:
+            if n:
+                seen.insert(0, seen.pop(n))
+            return outcome
     outcome = _decoded(payload)
-    if outcome.status != "protocol":
-        seen[digest] = outcome
-        if len(seen) > REPLIES_KEPT:
-            seen.popitem(last=False)
+    if outcome.status != "protocol" and REPLIES_KEPT:
+        seen.insert(0, (payload, outcome))
+        del seen[REPLIES_KEPT:]
     return outcome
 
 
