@@ -172,13 +172,15 @@ def main() -> None:
         kinds = make_class(classroom, args.n, args.timeouts, modules)
         wall, latencies = grade_class(classroom, Path(tmp) / "r1", course, course_file,
                                       args.jobs, reuse=True)
+        # Now, before the baselines below start processes of their own: the batch process
+        # (this one) and its workers, whichever grew largest.
+        peak = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                   resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
         wall_fresh, _ = grade_class(classroom, Path(tmp) / "r2", course, course_file,
                                     args.jobs, reuse=False)
         per_naive = naive(classroom, min(args.naive, args.n), course_file)
         split = cpu_split(classroom, course, min(40, args.n))
         check = check_wall(course_file)
-    peak = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-               resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
     rate, rate_fresh = args.n / wall, args.n / wall_fresh
     mix = {k: list(kinds.values()).count(k) for k in sorted(set(kinds.values()))}
     graded = "exercises " + ("1-4" if modules else "1-7")
