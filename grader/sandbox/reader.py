@@ -1,9 +1,11 @@
 """Reading a child: its replies, its printed output, and whether it is busy or starved.
 
-The reply pipe carries length-prefixed wire messages; stdout and stderr are
-drained at the same time (so a chatty child never blocks) and kept up to a
-cap. Deadlines are wall-clock, but a child that got too little CPU to have
-used its time (a loaded machine) gets more, up to a bounded stretch.
+The reply pipe carries length-prefixed wire messages, taken a burst at a time
+(a child sends hundreds in quick succession); stdout and stderr are drained
+at the same time (so a chatty child never blocks), split by module at the
+child's markers and kept up to a cap. Deadlines are wall-clock, but a child
+that got too little CPU to have used its time (a loaded machine) gets more,
+up to a bounded stretch.
 """
 
 from __future__ import annotations

@@ -5,6 +5,8 @@ JSON header plus raw array bytes, never pickle:
 
     u64 length | u32 header length | header JSON | blob 0 | blob 1 | ...
 
+(the header padded with spaces so that the blobs start 8-byte aligned).
+
 The header holds a value tree in which arrays are replaced by
 ``{"$a": i, "dtype": "<f8", "shape": [..]}`` pointing at blob ``i``. The dtype
 and shape are checked against the blob's length and an allow-list before a
