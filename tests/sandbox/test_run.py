@@ -657,3 +657,45 @@ def test_a_forged_sandbox_error_cannot_stop_the_grader():
     result = run(src, [task("ok")])
     assert result.outcomes["ok"].status == "protocol"
     assert result.active  # the genuine confinement report was read
+
+
+# ---------------------------------------------------------------------- arrays shared with inputs
+
+
+SHARING = source("""
+    import numpy as np
+
+    def same(x):
+        return x
+
+    def view_and_new(x):
+        return (x[1:], x * 2.0)
+
+    def cached(x):
+        return (x * 2.0, {"x": x})  # a cache holding the input itself, as caches do
+
+    def last_of_many(xs):
+        return [xs[-1].reshape(-1)]
+""")
+
+
+def test_returned_inputs_and_views_of_them_are_reported_with_both_paths():
+    x = np.arange(4.0)
+    result = run(SHARING, [task("same", x), task("view_and_new", x)])
+    assert result.outcomes["same"].calls[0].aliases == (((), (0, 0)),)
+    assert result.outcomes["view_and_new"].calls[0].aliases == (((0,), (0, 0)),)
+
+
+def test_a_dropped_part_of_the_result_is_not_searched():
+    x = np.arange(4.0)
+    dropped = Task("cached", "cached", (Call("cached", (x,), drop=(1,)),))
+    result = run(SHARING, [dropped])
+    assert result.outcomes["cached"].status == "ok"
+    assert result.outcomes["cached"].calls[0].aliases == ()
+    assert result.outcomes["cached"].calls[0].value[1] is DROPPED
+
+
+def test_sharing_is_found_among_many_inputs():
+    xs = [np.full(3, float(i)) for i in range(40)]  # beyond the few compared one by one
+    result = run(SHARING, [task("last_of_many", xs)])
+    assert result.outcomes["last_of_many"].calls[0].aliases == (((0,), (0, 0, 39)),)
