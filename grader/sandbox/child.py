@@ -239,6 +239,8 @@ def run_task(module, task: dict) -> dict:
             result = fn(*args, **kwargs)
         except BaseException as exc:  # noqa: BLE001 - KeyboardInterrupt/SystemExit are student errors
             return {"calls": replies, "error": describe(exc), "at": index}
+        finally:
+            _unwatch_warnings()
         outputs.append(result)
         value = _drop(result, call["drop"])
         reply = {"value": wire.Value(value)}
@@ -259,30 +261,45 @@ def run_task(module, task: dict) -> dict:
     return {"calls": replies}
 
 
-# Warnings are recorded by one hook set up before the student's code loads, not by a
-# catch_warnings block per call, which would cost more than most calls.
+# Warnings are recorded by one hook set up before the student's code loads, and the
+# filters swapped around each call, not by a catch_warnings block per call (which would
+# cost more than most calls). Outside a call (a module's import) warnings are printed
+# under Python's usual filters, so the student still sees them.
 _caught: list = []
+_calling = [False]
+_show = warnings.showwarning
+_ALWAYS = ("always", None, Warning, None, 0)
+_outside: list = [None]  # the filters in force outside calls
 
 
 def _record(message, category, filename, lineno, file=None, line=None) -> None:
-    _caught.append(message)
+    if _calling[0]:
+        _caught.append(message)
+    else:
+        _show(message, category, filename, lineno, file, line)
 
 
 def _record_warnings() -> None:
-    warnings.simplefilter("always")
     warnings.showwarning = _record
 
 
 def _watch_warnings() -> None:
     """Start a call with nothing caught and every warning shown to us, whatever the
-    student's code did to the filters or the hook since the last call."""
+    student's code did to the hook since the last call."""
     _caught.clear()
+    _calling[0] = True
     if warnings.showwarning is not _record:
         warnings.showwarning = _record
-    first = warnings.filters[0] if warnings.filters else None
-    if not (type(first) is tuple and first[0] == "always" and first[2] is Warning
-            and first[1] is None and first[3] is None):
-        warnings.simplefilter("always")
+    _outside[0] = warnings.filters
+    warnings.filters = [_ALWAYS]
+    warnings._filters_mutated()
+
+
+def _unwatch_warnings() -> None:
+    """The filters as they were before the call (whatever the call did to them)."""
+    _calling[0] = False
+    warnings.filters = _outside[0]
+    warnings._filters_mutated()
 
 
 def _hands_out_rng(calls: list) -> bool:

@@ -699,3 +699,19 @@ def test_sharing_is_found_among_many_inputs():
     xs = [np.full(3, float(i)) for i in range(40)]  # beyond the few compared one by one
     result = run(SHARING, [task("last_of_many", xs)])
     assert result.outcomes["last_of_many"].calls[0].aliases == (((0,), (0, 0, 39)),)
+
+
+def test_a_warning_at_import_is_printed_and_one_in_a_call_is_reported():
+    src = source("""
+        import warnings
+        warnings.warn("at import")
+
+        def warn():
+            warnings.warn("in a call", RuntimeWarning)
+            return 1
+    """)
+    result = run(src, [task("warn"), task("warn", key="again")])
+    assert "at import" in result.stderr
+    assert "in a call" not in result.stderr
+    for key in ("warn", "again"):  # every call, not only the first at that line
+        assert result.outcomes[key].calls[0].warnings == ("RuntimeWarning: in a call",)
