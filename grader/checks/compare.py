@@ -123,7 +123,7 @@ def compare_number(student: float, ref: float, rtol: float) -> Diff:
 def close(student: np.ndarray, ref: np.ndarray, tol: Tolerance) -> bool:
     """True when shapes agree and every entry is within tolerance (for mistake matching)."""
     student, ref = np.asarray(student), np.asarray(ref)
-    return student.shape == ref.shape and compare(student, ref, tol).ok
+    return student.shape == ref.shape and within(student, ref, tol)
 
 
 def fmt_pair(expected: float, got: float) -> str:

@@ -398,7 +398,7 @@ def _outcome_of(task: Task, payload: bytes) -> TaskOutcome:
         return _decoded(payload)
     seen = _replies.get((task.calls,), list)
     for n, (known, outcome) in enumerate(seen):
-        if len(known) == len(payload) and known == payload:
+        if known == payload:  # bytes compare their lengths first
             if n:
                 seen.insert(0, seen.pop(n))
             return outcome
