@@ -48,7 +48,8 @@ def tanh(z):
     Why it matters: tanh is zero-centred (better than sigmoid), but it still saturates
     at -1 and +1, where its slope is almost zero.
 
-    Hint: numpy already has a numerically stable tanh; return an ndarray even for 0-d input.
+    Hint: numpy already has a numerically stable tanh (on a 0-d array it returns a numpy
+    float64, which is fine).
     """
     raise NotImplementedError("tanh: not implemented yet")
 

@@ -38,6 +38,16 @@ class CheckResult:
     def failures(self) -> tuple[CaseResult, ...]:
         return tuple(c for c in self.cases if not c.passed)
 
+    @cached_property
+    def notes(self) -> tuple[str, ...]:
+        """What the passed cases noted (a warning their right values came with), each once,
+        public cases' first: they can say what happened where."""
+        seen: dict[str, None] = {}
+        for case in sorted(self.cases, key=lambda c: c.hidden):
+            if case.passed and case.note:
+                seen.setdefault(case.note)
+        return tuple(seen)
+
     def to_dict(self) -> dict:
         return {"name": self.name, "score": self.score, "max_score": self.max_score,
                 "status": self.status, "cases": [c.to_dict() for c in self.cases]}

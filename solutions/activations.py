@@ -54,7 +54,8 @@ def tanh(z):
     Why it matters: tanh is zero-centred (better than sigmoid), but it still saturates
     at -1 and +1, where its slope is almost zero.
 
-    Hint: numpy already has a numerically stable tanh; return an ndarray even for 0-d input.
+    Hint: numpy already has a numerically stable tanh (on a 0-d array it returns a numpy
+    float64, which is fine).
     """
     # BEGIN SOLUTION
     z = np.asarray(z, dtype=np.float64)

@@ -102,8 +102,21 @@ def fail(case: Case, status_: str, message: str, hint: str = "", where: str = ""
     return Failed(CaseResult(case.label, status_, message, hint, case.hidden, where=where))
 
 
-def passed(case: Case) -> CaseResult:
-    return CaseResult(case.label, status.PASSED, hidden=case.hidden)
+def passed(case: Case, note: str = "") -> CaseResult:
+    return CaseResult(case.label, status.PASSED, hidden=case.hidden, note=note)
+
+
+def warning_note(case: Case, function: str, warnings: Sequence[str], fix: str) -> str:
+    """The note for a case whose values are right but came with a warning. A hidden case's
+    note names no warning text: the student's code writes it, and it could spell out the
+    hidden input."""
+    if not warnings:
+        return ""
+    if case.hidden:
+        what = f"{function} warned on a hidden case"
+    else:
+        what = f"{function} warned ({warnings[0].rstrip(': ')}) on {case.label}"
+    return f"{what}; the values are right, so no marks are lost. {fix}"
 
 
 def completed_calls(case: Case, outcome: TaskOutcome) -> tuple[CallOutcome, ...]:

@@ -11,6 +11,12 @@ from grader.course import Tolerance
 
 # Below this, a reference entry counts as an exact zero.
 TINY = 1e-300
+# The rounding float64 arithmetic makes on terms of size 1, generously: about 4,000 units
+# in the last place, what a sum of a few hundred terms in any order may be off by. A result
+# that is a difference of terms of size T (layer norm's dx with one feature is exactly 0,
+# as T - T) is allowed ROUNDING * T, or code written in another order, or PyTorch, fails
+# on its rounding noise; a real mistake is off by a fair part of T.
+ROUNDING = 2.0 ** -40
 
 
 @dataclass(frozen=True)
@@ -30,40 +36,47 @@ class Diff:
     got: float
 
 
-def _excess(student: np.ndarray, ref: np.ndarray, tol: Tolerance,
+def _excess(student: np.ndarray, ref: np.ndarray, tol: Tolerance, terms: float = 0.0,
             abs_ref: np.ndarray | None = None,
             err: np.ndarray | None = None) -> np.ndarray:
-    """How far each entry's error goes beyond what it is allowed (<= 0 is fine)."""
+    """How far each entry's error goes beyond what it is allowed (<= 0 is fine).
+
+    ``terms`` is the size of the terms the reference is computed from, where it can be
+    far larger than the reference (a difference of nearly equal terms): the rounding on
+    them is allowed too.
+    """
     abs_ref = np.abs(ref) if abs_ref is None else abs_ref
     err = np.abs(student - ref) if err is None else err
     scale = float(abs_ref.max(initial=0.0))
-    return err - (tol.rtol * abs_ref + (tol.atol_scale * scale + TINY))
+    return err - (tol.rtol * abs_ref + (tol.atol_scale * scale + ROUNDING * terms + TINY))
 
 
-def within(student: np.ndarray, ref: np.ndarray, tol: Tolerance) -> bool:
-    """``compare(student, ref, tol).ok``, without working out where and by how much: most
-    answers pass, and only a failure needs the rest."""
+def within(student: np.ndarray, ref: np.ndarray, tol: Tolerance, terms: float = 0.0) -> bool:
+    """``compare(student, ref, tol, terms).ok``, without working out where and by how much:
+    most answers pass, and only a failure needs the rest."""
     student = np.asarray(student, dtype=np.float64)
     ref = np.asarray(ref, dtype=np.float64)
     if ref.size == 0:
         return True
     # "Every excess <= 0" is compare's "the largest excess <= 0", NaN failing both.
-    return bool((_excess(student, ref, tol) <= 0).all())
+    return bool((_excess(student, ref, tol, terms) <= 0).all())
 
 
-def mismatches(student: np.ndarray, ref: np.ndarray, tol: Tolerance) -> np.ndarray:
+def mismatches(student: np.ndarray, ref: np.ndarray, tol: Tolerance,
+               terms: float = 0.0) -> np.ndarray:
     """A boolean mask of the entries outside the tolerance."""
-    return _excess(np.asarray(student, np.float64), np.asarray(ref, np.float64), tol) > 0
+    return _excess(np.asarray(student, np.float64), np.asarray(ref, np.float64), tol,
+                   terms) > 0
 
 
-def compare(student: np.ndarray, ref: np.ndarray, tol: Tolerance) -> Diff:
+def compare(student: np.ndarray, ref: np.ndarray, tol: Tolerance, terms: float = 0.0) -> Diff:
     student = np.asarray(student, dtype=np.float64)
     ref = np.asarray(ref, dtype=np.float64)
     if ref.size == 0:
         return Diff(True, 0.0, (), 0.0, 0.0)
     abs_ref = np.abs(ref)
     err = np.abs(student - ref)
-    excess = _excess(student, ref, tol, abs_ref, err)
+    excess = _excess(student, ref, tol, terms, abs_ref, err)
     flat = int(excess.argmax())
     index = tuple(int(i) for i in np.unravel_index(flat, ref.shape)) if ref.ndim else ()
     # Against an all-zero reference any error is infinitely large relative to it
@@ -120,10 +133,10 @@ def compare_number(student: float, ref: float, rtol: float) -> Diff:
     return compare(np.float64(student), np.float64(ref), Tolerance(rtol=rtol, atol_scale=0.0))
 
 
-def close(student: np.ndarray, ref: np.ndarray, tol: Tolerance) -> bool:
+def close(student: np.ndarray, ref: np.ndarray, tol: Tolerance, terms: float = 0.0) -> bool:
     """True when shapes agree and every entry is within tolerance (for mistake matching)."""
     student, ref = np.asarray(student), np.asarray(ref)
-    return student.shape == ref.shape and within(student, ref, tol)
+    return student.shape == ref.shape and within(student, ref, tol, terms)
 
 
 def fmt_pair(expected: float, got: float) -> str:

@@ -48,6 +48,9 @@ class CaseResult:
     # (z, reference, student) as three tuples of floats: a public activation case sampled
     # on a grid, kept only when it fails, so reports can draw both curves
     curve: tuple = ()
+    # Something worth knowing about a case that passed (a warning its right values came
+    # with, and how to avoid it); never costs marks
+    note: str = ""
 
     @property
     def passed(self) -> bool:
@@ -56,6 +59,8 @@ class CaseResult:
     def to_dict(self) -> dict:
         out = {"label": self.label, "status": self.status, "message": self.message,
                "hint": self.hint, "hidden": self.hidden, "where": self.where}
+        if self.note:
+            out["note"] = self.note
         if self.layers:
             out["layers"] = [vars(row).copy() for row in self.layers]
         if self.curve:

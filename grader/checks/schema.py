@@ -1,10 +1,12 @@
 """What a function must return, and the strict check that a returned value is that.
 
-Only exact ``numpy.ndarray`` of dtype float64 with exactly the expected shape
-counts as an array: no broadcasting, no subclasses, no other dtypes. Scalars
-may be Python or numpy reals. A dict must hold its required keys (others are
-ignored), a word must be one of its choices. Each mismatch becomes one
-actionable sentence.
+An array is due as an exact ``numpy.ndarray`` of dtype float64 with exactly the
+expected shape (no broadcasting, no subclasses, no other dtypes), or as what numpy
+turns into one exactly: a Python float or a numpy float64 scalar where a 0-d array
+is due (``np.tanh`` of a 0-d array gives one), and lists or tuples of those, nested
+to the expected shape, where an array is due (a history kept as a list). Scalars may
+be Python or numpy reals. A dict must hold its required keys (others are ignored), a
+word must be one of its choices. Each mismatch becomes one actionable sentence.
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ from grader.sandbox.wire import Dropped, Other
 class Arr:
     name: str
     shape: tuple[int, ...]
+    # inf and NaN pass the schema where the judge decides on them (a norm that
+    # overflowed as PyTorch's does)
+    finite: bool = True
 
 
 @dataclass(frozen=True)
@@ -92,7 +97,7 @@ def conform(schema: Schema, value: Any) -> Any:
     if isinstance(schema, Num):
         return _number(schema.name, value, schema.finite)
     if isinstance(schema, Arr):
-        return _array(schema.name, schema.shape, value)
+        return _array(schema.name, schema.shape, value, schema.finite)
     if isinstance(schema, Seq):
         items = _sequence(schema.name, len(schema.items), value, "items")
         return tuple(conform(s, v) for s, v in zip(schema.items, items))
@@ -151,14 +156,10 @@ def _number(name: str, value: Any, finite: bool = True) -> float:
     return number
 
 
-def _array(name: str, shape: tuple[int, ...], value: Any) -> np.ndarray:
+def _array(name: str, shape: tuple[int, ...], value: Any,
+           finite: bool = True) -> np.ndarray:
     if type(value) is not np.ndarray:
-        hint = ""
-        if isinstance(value, (float, int, np.number)) and shape == ():
-            hint = " (wrap it: np.asarray(value) keeps 0-d inputs 0-d)"
-        raise Mismatch(status.BAD_TYPE,
-                       f"{name} should be a numpy ndarray of shape {shape}, got "
-                       f"{describe(value)}{hint}")
+        value = _stand_in(name, shape, value)
     if value.shape != shape:
         hint = ""
         if value.shape == shape[::-1] and len(shape) == 2:
@@ -171,12 +172,46 @@ def _array(name: str, shape: tuple[int, ...], value: Any) -> np.ndarray:
         raise Mismatch(status.BAD_DTYPE,
                        f"{name} has dtype {value.dtype}, expected float64 "
                        f"(convert with .astype(np.float64))")
-    if not np.isfinite(value).all():
+    if finite and not np.isfinite(value).all():
         bad = ~np.isfinite(value)
         index = tuple(int(i) for i in np.argwhere(bad)[0])
         where = f" at index {index}" if index else ""
         raise Mismatch(status.NON_FINITE, f"{name} contains {value[bad][0]}{where}", index)
     return value
+
+
+# Python ints convert to float64 exactly up to here; beyond, numpy would round them.
+_EXACT_INT = 2 ** 53
+
+
+def _stand_in(name: str, shape: tuple[int, ...], value: Any) -> np.ndarray:
+    """The float64 array that a number or a nested list stands for, when numpy converts
+    it exactly to ``shape``; otherwise the reason it cannot stand for one."""
+    kind = type(value)
+    if kind is float or kind is np.float64 or (kind is int and abs(value) <= _EXACT_INT):
+        if shape == ():
+            return np.array(value, dtype=np.float64)
+        raise Mismatch(status.WRONG_SHAPE, f"{name} is a single number, expected an array "
+                                           f"of shape {shape}")
+    if isinstance(value, np.generic) and kind is not np.object_:
+        if shape == ():  # a numpy scalar of another dtype: as for an array of it
+            raise Mismatch(status.BAD_DTYPE, f"{name} has dtype {value.dtype}, expected "
+                                             f"float64 (convert with np.float64(...))")
+        raise Mismatch(status.WRONG_SHAPE, f"{name} is a single number, expected an array "
+                                           f"of shape {shape}")
+    if kind is list or kind is tuple:
+        if shape == () or len(value) != shape[0]:
+            want = "a single number (a 0-d array)" if shape == () else \
+                f"{shape[0]} for shape {shape}"
+            raise Mismatch(status.WRONG_SHAPE, f"{name} is {describe(value)}, expected {want}")
+        if len(shape) == 1 and all(type(v) is float or type(v) is np.float64 for v in value):
+            return np.array(value, dtype=np.float64)  # the common case, in one step
+        rows = [_array(f"{name}[{i}]", shape[1:], item, finite=False)
+                for i, item in enumerate(value)]
+        # np.stack needs at least one row; with none the shape is known anyway.
+        return np.stack(rows) if rows else np.zeros(shape)
+    want = "a float" if shape == () else f"a numpy ndarray of shape {shape}"
+    raise Mismatch(status.BAD_TYPE, f"{name} should be {want}, got {describe(value)}")
 
 
 def _sequence(name: str, length: int, value: Any, noun: str) -> tuple:

@@ -46,12 +46,36 @@ def global_norm(grads: Sequence[np.ndarray], norm_type=2.0) -> float:
         return float(scale * total ** (1.0 / p))
 
 
-def clip_grad_norm(grads: Sequence[np.ndarray], max_norm, norm_type=2.0):
+def unscaled_norms(grads: Sequence[np.ndarray], norm_type=2.0) -> tuple[float, float]:
+    """The global norm as float64 arithmetic gives it without rescaling, in the two orders
+    code computes it: one sum of |g|^p over every entry (np.linalg.norm of all entries),
+    and the norm of the per-array norms (PyTorch's clip_grad_norm_).
+
+    Both equal ``global_norm`` to rounding, except where the powers overflow (inf) or
+    underflow (0, or a few digits lost among subnormal numbers); there they are what
+    PyTorch and numpy return.
+    """
+    p = _check_norm_type(norm_type)
+    mags = [np.abs(np.asarray(g, dtype=np.float64)).ravel() for g in grads]
+    with np.errstate(all="ignore"):
+        if p == math.inf:
+            each = [float(m.max(initial=0.0)) for m in mags]
+            return max(each, default=0.0), max(each, default=0.0)
+        flat = np.concatenate(mags) if mags else np.zeros(0)
+        one_sum = float(np.sum(flat**p) ** (1.0 / p))
+        each = np.array([np.sum(m**p) ** (1.0 / p) for m in mags], dtype=np.float64)
+        return one_sum, float(np.sum(each**p) ** (1.0 / p))
+
+
+def clip_grad_norm(grads: Sequence[np.ndarray], max_norm, norm_type=2.0,
+                   total_norm: float | None = None):
     """g * min(1, max_norm / (total_norm + 1e-6)) for every g.
 
     Returns (list of new arrays shaped like grads, total_norm before clipping: float).
+    ``total_norm`` given: clip by that norm instead (one that overflowed as PyTorch's does).
     """
-    total_norm = global_norm(grads, norm_type)
+    if total_norm is None:
+        total_norm = global_norm(grads, norm_type)
     # Multiplying unconditionally (by 1.0 when under the limit) mirrors PyTorch and
     # keeps the result a fresh array in both cases.
     clip_coef = min(max_norm / (total_norm + _EPS), 1.0)

@@ -59,6 +59,7 @@ td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-sp
 .pass { color: var(--good); font-weight: bold; }
 .message { white-space: pre-line; overflow-wrap: anywhere; margin: 0.3em 0; }
 .hint { margin: 0.4em 0; }
+.note { margin: 0.2em 0 0.4em 1.4em; overflow-wrap: anywhere; }
 figure { margin: 10px 0; }
 figcaption { font-size: 0.9em; color: var(--muted); }
 svg.plot { display: block; width: 100%; max-width: 600px; height: auto; }
@@ -218,10 +219,14 @@ def _passed_html(passed: list[CheckResult], total: int) -> str:
         return ""
     items = "".join(f'<li><span class="pass" aria-hidden="true">✓</span> '
                     f"<code>{esc(c.function)}</code> <span class=\"muted\">{esc(c.title)} · "
-                    f"{_num(c.score)} / {_num(c.max_score)} · {len(c.cases)} cases</span></li>"
-                    for c in passed)
-    return (f"<details class=\"passed\"><summary>Passed checks ({len(passed)} of {total})"
-            f"</summary><ul>{items}</ul></details>")
+                    f"{_num(c.score)} / {_num(c.max_score)} · {len(c.cases)} cases</span>"
+                    + "".join(f'<p class="note"><strong>Note:</strong> {esc(note)}</p>'
+                              for note in c.notes[:3])
+                    + "</li>" for c in passed)
+    # Open when a passed check has a note: the note is there to be read.
+    opened = " open" if any(c.notes for c in passed) else ""
+    return (f"<details class=\"passed\"{opened}><summary>Passed checks ({len(passed)} of "
+            f"{total})</summary><ul>{items}</ul></details>")
 
 
 def _printed_html(exercise: ExerciseResult, hidden_cases: bool) -> list[str]:

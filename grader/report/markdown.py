@@ -23,6 +23,9 @@ def feedback_markdown(result: SubmissionResult) -> str:
         for check in exercise.checks:
             if not check.passed:
                 out += [f"### `{check.name}`", "", "```", *check_lines(check, cases=2), "```", ""]
+            elif check.notes:
+                out += [f"Note on `{check.name}`:", "", *(f"- {n}" for n in check.notes[:3]),
+                        ""]
         if not result.hidden_cases:
             printed = printed_lines(exercise, most=20)
             if printed:

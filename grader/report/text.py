@@ -25,7 +25,7 @@ def check_lines(check: CheckResult, style: Style = plain, cases: int = 1) -> lis
         n = len(check.cases)
         hidden = sum(c.hidden for c in check.cases)
         extra = f", {hidden} hidden" if hidden else ""
-        return [f"All {n} cases passed{extra}."]
+        return [f"All {n} cases passed{extra}."] + note_lines(check, style, cases)
     lines: list[str] = []
     failures = check.failures
     for case in failures[:cases]:
@@ -33,6 +33,16 @@ def check_lines(check: CheckResult, style: Style = plain, cases: int = 1) -> lis
     rest = len(failures) - min(cases, len(failures))
     if rest:
         lines.append(f"(+{rest} more failing case{'s' * (rest > 1)} of {len(check.cases)})")
+    return lines + note_lines(check, style, 1)
+
+
+def note_lines(check: CheckResult, style: Style = plain, most: int = 1) -> list[str]:
+    """What passed cases noted: right values that came with a warning, norms that
+    overflowed as PyTorch's do. They cost nothing; they say how to do better."""
+    notes = check.notes
+    lines = [style("note: ", fg="cyan") + note for note in notes[:most]]
+    if len(notes) > most:
+        lines.append(f"(+{len(notes) - most} more note{'s' * (len(notes) - most > 1)})")
     return lines
 
 
@@ -99,7 +109,9 @@ def _exercise_body(exercise, style: Style, verbose: bool) -> list[str]:
         mark = style("✓", fg="green") if check.passed else style("✗", fg="red")
         score = f"{_num(check.score)}/{_num(check.max_score)}"
         lines.append(f"  {mark} {check.function.ljust(WIDTH - 6 - len(score))}{score}")
-        if not check.passed and (verbose or not _not_implemented(check)):
+        if check.passed:
+            lines += ["      " + line for line in note_lines(check, style, 3 if verbose else 1)]
+        elif not check.passed and (verbose or not _not_implemented(check)):
             lines += ["      " + line for line in check_lines(check, style, 3 if verbose else 1)]
         elif not check.passed:
             lines.append("      " + style("not implemented yet", fg="yellow"))

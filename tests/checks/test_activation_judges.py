@@ -95,19 +95,78 @@ def test_nan_at_large_z_names_the_input():
     assert "z = -1000" in result.message and "stable" in result.hint
 
 
-def test_overflow_warning_fails_the_case():
-    case = _case("sigmoid", "large")
-    result = _judge("sigmoid", case, ACTIVATIONS["sigmoid"].fn(case.data["z"]),
+@pytest.mark.parametrize("function", [f for f in activations.FUNCTIONS if "_grad" not in f])
+def test_a_warning_in_a_forward_activation_on_huge_z_fails_the_case(function):
+    """The contract: forward activations are safe on huge |z|, without warnings."""
+    case = _case(function, "large")
+    result = _judge(function, case, _apply(ACTIVATIONS[function].fn, case),
                     warnings=("RuntimeWarning: overflow encountered in exp",))
     assert result.status == status.WARNING
-    assert "overflow encountered in exp" in result.message
+    assert "overflow encountered in exp" in result.message and "stable" in result.hint
 
 
-def test_zero_d_input_needs_a_zero_d_array_back():
+@pytest.mark.parametrize("function", activations.FUNCTIONS)
+def test_a_warning_elsewhere_costs_nothing_when_the_values_are_right(function):
+    base = ACTIVATIONS[function.removesuffix("_grad")]
+    fn = base.grad if function.endswith("_grad") else base.fn
+    label = "large" if function.endswith("_grad") else "around the kink"
+    case = _case(function, label)
+    result = _judge(function, case, _apply(fn, case),
+                    warnings=("RuntimeWarning: overflow encountered in exp",))
+    assert result.passed
+    assert f"{function} warned (RuntimeWarning: overflow encountered in exp) on " in result.note
+    assert "no marks are lost" in result.note
+    if function.endswith("_grad"):
+        assert "np.exp(np.minimum(z, 0))" in result.note
+
+
+def test_a_warning_with_wrong_values_is_a_wrong_answer():
+    case = _case("elu_grad", "large")
+    result = _judge("elu_grad", case, np.zeros_like(case.data["z"]),
+                    warnings=("RuntimeWarning: overflow encountered in exp",))
+    assert result.status == status.WRONG
+
+
+def test_a_hidden_case_s_warning_text_is_never_shown():
+    case = next(c for c in _cases("elu_grad", hidden=5) if c.hidden)
+    result = _judge("elu_grad", case, _apply(ACTIVATIONS["elu"].grad, case),
+                    warnings=("UserWarning: z[0] = 1.2345678",))
+    assert result.passed and "hidden case" in result.note and "1.2345678" not in result.note
+
+
+@pytest.mark.parametrize("function", activations.FUNCTIONS)
+def test_a_0_d_input_may_give_back_a_numpy_scalar_or_a_python_float(function):
+    """np.tanh of a 0-d array is a numpy float64: numpy converts it to a 0-d array exactly."""
+    base = ACTIVATIONS[function.removesuffix("_grad")]
+    fn = base.grad if function.endswith("_grad") else base.fn
+    cases = [c for c in _cases(function, hidden=60) if c.data["z"].ndim == 0]
+    assert len(cases) >= 5
+    for case in cases:
+        value = _apply(fn, case)
+        for style in (value[()], float(value), value):
+            assert _judge(function, case, style).passed, (case.label, type(style))
+
+
+def test_a_0_d_answer_of_another_kind_still_fails():
     case = _case("relu", "0-d array at the kink")
-    result = _judge("relu", case, 0.0)
-    assert result.status == status.BAD_TYPE and "np.asarray" in result.message
-    assert _judge("relu", case, np.array(0.0)).passed
+    assert _judge("relu", case, np.float32(0.0)).status == status.BAD_DTYPE
+    assert _judge("relu", case, np.bool_(False)).status == status.BAD_DTYPE
+    assert _judge("relu", case, False).status == status.BAD_TYPE
+    assert _judge("relu", case, np.zeros(1)).status == status.WRONG_SHAPE
+    assert _judge("relu", case, [0.0]).status == status.WRONG_SHAPE
+    assert _judge("relu", case, 1.0).status == status.WRONG
+
+
+def test_a_list_where_an_array_is_due_passes_when_numpy_converts_it_exactly():
+    case = _case("relu", "3-D array")
+    value = np.maximum(case.data["z"], 0)
+    assert _judge("relu", case, value.tolist()).passed
+    assert _judge("relu", case, [list(plane) for plane in value]).passed
+    assert _judge("relu", case, value.reshape(2, 12).tolist()).status == status.WRONG_SHAPE
+    assert _judge("relu", case, value.tolist()[:1]).status == status.WRONG_SHAPE
+    ragged = value.tolist()
+    ragged[1][2] = ragged[1][2][:3]
+    assert _judge("relu", case, ragged).status == status.WRONG_SHAPE
 
 
 def test_bool_derivative_is_a_dtype_error():

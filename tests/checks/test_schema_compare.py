@@ -20,10 +20,54 @@ def _status(schema, value):
 def test_exact_arrays_only():
     assert conform(Arr("out", (2,)), np.zeros(2)).shape == (2,)
     assert _status(Arr("out", (2,)), np.zeros((1, 2)))[0] == status.WRONG_SHAPE  # no broadcasting
-    assert _status(Arr("out", (2,)), [0.0, 0.0])[0] == status.BAD_TYPE
+    assert _status(Arr("out", (2,)), ["0.0", "0.0"])[0] == status.BAD_TYPE
+    assert _status(Arr("out", (2,)), [0.0, 0.0, 0.0])[0] == status.WRONG_SHAPE
+    assert _status(Arr("out", (2,)), [True, False])[0] == status.BAD_TYPE
+    assert _status(Arr("out", (2,)), [np.float32(0.0), 0.0])[0] == status.BAD_DTYPE
     assert _status(Arr("out", (2,)), np.zeros(2, np.float32))[0] == status.BAD_DTYPE
     assert _status(Arr("out", (2,)), Other("numpy.ma.MaskedArray"))[0] == status.BAD_TYPE
     assert _status(Arr("out", (2,)), None)[1] == "out should be a numpy ndarray of shape (2,), got None"
+
+
+@pytest.mark.parametrize("shape, value", [
+    ((), np.float64(1.5)), ((), 1.5), ((), 3), ((), np.array(1.5)),
+    ((2,), [1.0, 2.0]), ((2,), (1.0, np.float64(2.0))), ((2,), [1, 2]),
+    ((2, 2), [[1.0, 2.0], [3.0, 4.0]]), ((2, 2), [np.zeros(2), np.ones(2)]),
+    ((2, 2), (np.zeros(2), [1.0, 2.0])), ((0,), []), ((0, 3), []), ((2, 0), [[], []]),
+    ((1, 2), [np.array([1.0, 2.0])]), ((2,), [np.float64(1.0), np.array(2.0)]),
+])
+def test_what_numpy_converts_exactly_stands_in_for_an_array(shape, value):
+    got = conform(Arr("out", shape), value)
+    assert type(got) is np.ndarray and got.dtype == np.float64 and got.shape == shape
+    assert np.array_equal(got, np.asarray(value, dtype=np.float64).reshape(shape))
+
+
+@pytest.mark.parametrize("shape, value, code", [
+    ((), 2 ** 60, status.BAD_TYPE),                 # not exact in float64
+    ((), 1 + 2j, status.BAD_TYPE),
+    ((), np.complex128(1.0), status.BAD_DTYPE),
+    ((), np.int64(3), status.BAD_DTYPE),
+    ((), [1.0], status.WRONG_SHAPE),
+    ((2,), 1.0, status.WRONG_SHAPE),                 # no broadcasting of a number
+    ((2, 2), [[1.0, 2.0], [3.0]], status.WRONG_SHAPE),  # ragged
+    ((2, 2), [[1.0, 2.0]], status.WRONG_SHAPE),
+    ((2,), [1.0, None], status.BAD_TYPE),
+    ((2,), [1.0, Other("Lying")], status.BAD_TYPE),
+    ((2,), [1.0, float("nan")], status.NON_FINITE),
+    ((2,), [np.zeros(1), 1.0], status.WRONG_SHAPE),
+    ((1, 2), [np.zeros(2, np.int64)], status.BAD_DTYPE),
+    ((2,), {"a": 1.0, "b": 2.0}, status.BAD_TYPE),
+    ((2,), "12", status.BAD_TYPE),
+])
+def test_what_numpy_does_not_convert_exactly_is_refused(shape, value, code):
+    assert _status(Arr("out", shape), value)[0] == code
+
+
+def test_a_stand_in_names_the_entry_that_is_wrong():
+    assert _status(Arr("dW", (2, 2)), [[1.0, 2.0], [3.0, "x"]])[1] == \
+        "dW[1][1] should be a float, got a str"
+    assert _status(Arr("dW", (2, 2)), [[1.0, 2.0], [3.0, float("inf")]])[1] == \
+        "dW contains inf at index (1, 1)"
 
 
 def test_shape_messages_say_what_is_off():
@@ -64,8 +108,10 @@ def test_dicts_need_their_keys_and_may_hold_more():
                        "'loss', 'norm')")
     assert "should be a dict with keys 'loss' and 'norms', got a tuple of 2 items" in \
         _status(schema, (np.zeros(2), np.ones((2, 1))))[1]
-    code, message = _status(schema, {"loss": [0.0, 1.0], "norms": np.ones((2, 1))})
+    code, message = _status(schema, {"loss": "0.0, 1.0", "norms": np.ones((2, 1))})
     assert code == status.BAD_TYPE and message.startswith("history['loss'] should be")
+    lists = conform(schema, {"loss": [0.0, 1.0], "norms": [[1.0], [2.0]]})
+    assert lists["norms"].shape == (2, 1) and lists["loss"].dtype == np.float64
     assert _status(schema, {"loss": np.zeros(2), "norms": np.ones((1, 2))})[0] == \
         status.WRONG_SHAPE
 
@@ -93,7 +139,8 @@ def test_sequences_and_lists():
     ((np.zeros(2), np.full((1, 1), np.inf), np.zeros(4)), "g[1] contains inf"),
     ((np.full(2, np.nan), np.ones((1, 1)), np.zeros(3, np.float32)), "g[0] contains nan"),
     ((np.zeros(2), np.ones((1, 1), np.float32), np.full(3, np.nan)), "g[1] has dtype float32"),
-    ((np.zeros(2), np.ones((1, 1)), [0.0, 0.0, 0.0]), "g[2] should be a numpy ndarray"),
+    ((np.zeros(2), np.ones((1, 1)), "0.0 0.0 0.0"), "g[2] should be a numpy ndarray"),
+    ((np.zeros(2), [[np.inf]], [0.0, 0.0, 0.0]), "g[1] contains inf"),
 ])
 def test_an_array_list_reports_its_first_problem_in_order(bad, first):
     """The list is checked as a whole first; a problem still names the first array

@@ -143,7 +143,8 @@ def test_modified_weights_are_named_with_the_copy_hint():
 @pytest.mark.parametrize("value, code, words", [
     ((np.zeros(5), np.zeros((5, 2))), status.BAD_TYPE, 'return a dict: {"loss"'),
     ({"loss": np.zeros(5)}, status.BAD_TYPE, 'return a dict: {"loss"'),
-    ({"loss": [0.0] * 5, "grad_norms": np.zeros((5, 2))}, status.BAD_TYPE, "np.array"),
+    ({"loss": "0 0 0 0 0", "grad_norms": np.zeros((5, 2))}, status.BAD_TYPE, "np.array"),
+    ({"loss": [0.0] * 4, "grad_norms": np.zeros((5, 2))}, status.WRONG_SHAPE, "shape (steps,)"),
     ({"loss": np.zeros(5), "grad_norms": np.zeros((2, 5))}, status.WRONG_SHAPE,
      "shape (steps, L)"),
     ({"loss": np.zeros((5, 1)), "grad_norms": np.zeros((5, 2))}, status.WRONG_SHAPE,
