@@ -209,7 +209,8 @@ def _hint(function: str, z: np.ndarray, params: dict, value: np.ndarray,
     if params and close(value, reference(z), tol):
         return f"{function} ignores its {', '.join(params)} argument"
     if act.name == "gelu" and close(value, _exact_gelu(z, is_grad), tol):
-        return ("this is the exact (erf) GELU; the course uses the tanh approximation "
+        what = "the derivative of the exact (erf) GELU" if is_grad else "the exact (erf) GELU"
+        return (f"this is {what}; the course uses the tanh approximation "
                 "0.5 z (1 + tanh(sqrt(2/pi) (z + 0.044715 z^3)))")
     if act.name == "selu" and close(value, expected, Tolerance(rtol=1e-4, atol_scale=1e-6)):
         return ("close but not exact: use the SELU constants with all their digits "

@@ -65,6 +65,10 @@ def _mse_case(label, pred, target, hidden) -> Case:
                 hidden)
 
 
+HALF_HINT = ("this is the 1/2 (pred - target)^2 convention, whose derivative has no 2; the "
+             "course's loss is PyTorch's MSELoss: loss = mean((pred - target)^2) and dpred = "
+             "2 (pred - target) / pred.size")
+
 MSE_MISTAKES = (
     ("the loss is the mean over all elements (PyTorch MSELoss), not the sum",
      lambda p, t: (float(np.sum((p - t) ** 2)), 2 * (p - t))),
@@ -74,6 +78,9 @@ MSE_MISTAKES = (
      lambda p, t: (float(np.mean((p - t) ** 2)), 2 * (p - t) / p.shape[0])),
     ("dpred has the wrong sign: it is 2 (pred - target) / pred.size",
      lambda p, t: (float(np.mean((p - t) ** 2)), 2 * (t - p) / p.size)),
+    (HALF_HINT, lambda p, t: (float(0.5 * np.sum((p - t) ** 2)), p - t)),
+    (HALF_HINT, lambda p, t: (float(0.5 * np.mean((p - t) ** 2)), (p - t) / p.size)),
+    (HALF_HINT, lambda p, t: (float(0.5 * np.mean((p - t) ** 2)), 2 * (p - t) / p.size)),
 )
 
 

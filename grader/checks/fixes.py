@@ -392,6 +392,15 @@ def normalize_backward_variant(dout, x, gamma, eps, axis, *, no_mean_term=False,
     return rstd * dx, dgamma, dbeta
 
 
+# The eps values code hard-codes: the contract's default and the usual others.
+FIXED_EPS = (1e-5, 1e-6, 1e-8, 1e-12, 1e-3)
+
+
+def _fixed_eps_hint(value: float) -> str:
+    return (f"this matches eps = {value:g} written into the code: use the eps argument you "
+            "are given (1e-5 is only its default)")
+
+
 def _forward_mistakes(kind: str) -> tuple:
     group, other = GROUP[kind], GROUP["batchnorm" if kind == "layernorm" else "layernorm"]
     axis = AXES[kind]
@@ -404,7 +413,7 @@ def _forward_mistakes(kind: str) -> tuple:
          dict(eps_outside=True)),
         ("divide by the standard deviation sqrt(var + eps), not by the variance",
          dict(no_sqrt=True)),
-        ("use the eps you are given: 1e-5 is only its default", dict(eps=1e-5)),
+        *((_fixed_eps_hint(value), dict(eps=value)) for value in FIXED_EPS),
         ("scale and shift the normalised values: out = gamma * x_hat + beta",
          dict(no_affine=True)),
     ]
@@ -564,9 +573,12 @@ def _blame_norm_forward(case: Case, forward_value, tol: Tolerance) -> None:
 
 
 def _backward_hint(kind: str, d: dict, grads, ref) -> str:
-    for text, flags in _backward_mistakes(kind):
-        model = normalize_backward_variant(d["dout"], d["x"], d["gamma"], _eps(d),
-                                           AXES[kind], **flags)
+    mistakes = (*_backward_mistakes(kind),
+                *((_fixed_eps_hint(value), {"eps": value}) for value in FIXED_EPS))
+    for text, flags in mistakes:
+        flags = dict(flags)
+        model = normalize_backward_variant(d["dout"], d["x"], d["gamma"],
+                                           flags.pop("eps", _eps(d)), AXES[kind], **flags)
         if all(close(g, m, LOOSE) for g, m in zip(grads, model)) \
                 and not all(close(r, m, LOOSE) for r, m in zip(ref, model)):
             return text

@@ -33,7 +33,7 @@ def check_lines(check: CheckResult, style: Style = plain, cases: int = 1) -> lis
     rest = len(failures) - min(cases, len(failures))
     if rest:
         lines.append(f"(+{rest} more failing case{'s' * (rest > 1)} of {len(check.cases)})")
-    return lines + note_lines(check, style, 1)
+    return lines
 
 
 def note_lines(check: CheckResult, style: Style = plain, most: int = 1) -> list[str]:

@@ -281,7 +281,7 @@ def test_the_centred_reference_is_within_h_squared_of_the_exact_gradient():
 @pytest.mark.parametrize("impl, words", [
     (_forward, "one-sided"),
     (lambda f, x, h=1e-5: 2 * engine.numerical_gradient(f, x, h), "divide by 2 h"),
-    (lambda f, x, h=1e-5: engine.numerical_gradient(f, x, 1e-5), "the h you are given"),
+    (lambda f, x, h=1e-5: engine.numerical_gradient(f, x, 1e-5), "use the h argument"),
     (lambda f, x, h=1e-5: gradcheck._not_restored(f, x, h), "put each entry back"),
     (lambda f, x, h=1e-5: gradcheck._whole_rows(f, x, h) if np.ndim(x) == 2
      else engine.numerical_gradient(f, x, h), "x[i] is a whole row"),
@@ -290,6 +290,25 @@ def test_numerical_gradient_mistakes_are_named(impl, words):
     results = [_judge(case, impl) for case in _cases("numerical_gradient")]
     failed = [r for r in results if not r.passed]
     assert failed and any(words in r.hint for r in failed), [(r.label, r.hint) for r in failed]
+
+
+@pytest.mark.parametrize("step", [1e-3, 1e-4, 1e-6, 1e-7])
+def test_a_fixed_step_is_named_on_the_first_failing_case(step):
+    def fixed(f, x, h=1e-5):
+        return engine.numerical_gradient(f, x, step)
+    for hidden in (False, True):
+        cases = _cases("numerical_gradient", hidden=20)
+        failed = [r for r in (_judge(case, fixed) for case in cases)
+                  if not r.passed and r.hidden == hidden]
+        assert failed, step
+        assert "use the h argument" in failed[0].hint, (failed[0].label, failed[0].hint)
+        assert f"a step of {step:g}" in failed[0].hint
+    first = next(r for r in (_judge(case, fixed) for case in _cases("numerical_gradient"))
+                 if not r.passed)
+    if "h not given" in first.label:
+        assert "h was not given, so its default 1e-5 applies" in first.hint
+    else:
+        assert "was given" in first.hint
 
 
 def test_a_flattened_gradient_is_a_shape_error_with_a_hint():
