@@ -14,7 +14,7 @@ import numpy as np
 
 from grader.checks import status
 from grader.checks.common import (check_inputs_kept, completed_calls, fail, judging, passed,
-                                  pick, warning_note)
+                                  pick, warning_note, warning_text)
 from grader.checks.compare import close, compare, fmt, fmt_pair, mismatches, within
 from grader.checks.model import Case, CaseResult, CheckDef
 from grader.checks.schema import Arr, Mismatch, conform
@@ -140,7 +140,7 @@ def _judge(function: str, case: Case, outcome: TaskOutcome, tol: Tolerance) -> C
     _, reference, is_grad = _reference(function)
     if call.warnings and not is_grad and _huge(z):
         # The contract: a forward activation is safe on huge |z|, warnings included.
-        raise fail(case, status.WARNING, f"{function} raised {call.warnings[0].rstrip(': ')}",
+        raise fail(case, status.WARNING, f"{function} raised {warning_text(call.warnings[0])}",
                    _stability_hint(function))
     expected = reference(z, **params)
     if within(value, expected, tol):

@@ -196,3 +196,23 @@ def test_modified_input_is_reported():
     check = activations.CHECKS["relu"]
     result = check.judge(case, outcome, check.tolerance)
     assert result.status == status.MODIFIED_INPUT and "input z" in result.message
+
+
+@pytest.mark.parametrize("text, shown", [
+    ("RuntimeWarning: overflow encountered in exp", "RuntimeWarning: overflow encountered in exp"),
+    ("RuntimeWarning: invalid value encountered in scalar divide",
+     "RuntimeWarning: invalid value encountered in scalar divide"),
+    ("RuntimeWarning: overflow encountered in z was 4172", "RuntimeWarning: overflow encountered"),
+    ("RuntimeWarning: overflow encountered in z = 0.4172", "a warning whose text is not shown"),
+    ("UserWarning: the hidden z was [0.4172, 3.1]", "a warning whose text is not shown"),
+    ("mine.RuntimeWarning: overflow encountered in exp", "a warning whose text is not shown"),
+])
+def test_a_warning_is_shown_in_numpy_s_words_only(text, shown):
+    """A module may keep a hidden input from an earlier call and warn with it on a public
+    case: only numpy's own floating-point wording is ever echoed."""
+    case = _case("elu_grad", "large")
+    result = _judge("elu_grad", case, _apply(ACTIVATIONS["elu"].grad, case), warnings=(text,))
+    assert f"warned ({shown}) on large |z|" in result.note
+    forward = _case("elu", "large")
+    failed = _judge("elu", forward, _apply(ACTIVATIONS["elu"].fn, forward), warnings=(text,))
+    assert failed.status == status.WARNING and failed.message == f"elu raised {shown}"
