@@ -30,6 +30,7 @@ numpy, because it runs inside the child.
 
 from __future__ import annotations
 
+import collections
 import io
 import json
 import math
@@ -231,12 +232,19 @@ def _header(payload: bytes) -> tuple[dict, list]:
     return header, offsets
 
 
+# A history kept in a defaultdict(list) or an OrderedDict is a dict to the contract; both
+# are the standard library's, so reading them as dicts runs no student code.
+_DICTS = (dict, collections.OrderedDict, collections.defaultdict)
+
+
 def _encode(value: Any, blobs: list[bytes], depth: int) -> Any:
     if depth > MAX_DEPTH:
         return {"$other": "value nested too deeply"}
     # Exact type checks: a subclass (of float, tuple, ndarray...) could carry
     # hostile methods, so it is reported by name instead of being trusted.
     kind = type(value)
+    if kind is np.str_:  # numpy's own str (an item of a string array): plain text
+        value, kind = str.__str__(value), str
     if value is None or kind is bool or kind is str:
         return value if kind is not str or len(value) <= MAX_NAME else value[:MAX_NAME]
     if kind is int:
@@ -252,10 +260,12 @@ def _encode(value: Any, blobs: list[bytes], depth: int) -> Any:
             return {"$other": f"{kind.__name__} of {len(value)} items"}
         tag = "$t" if kind is tuple else "$l"
         return {tag: [_encode(v, blobs, depth + 1) for v in value]}
-    if kind is dict:
-        if len(value) > MAX_ITEMS or not all(type(k) is str for k in value):
+    if kind in _DICTS:
+        # Read through dict's own methods: nothing the value's class defines is called.
+        if dict.__len__(value) > MAX_ITEMS or not all(type(k) is str for k in dict.keys(value)):
             return {"$other": "dict with non-string keys or too many items"}
-        return {"$d": [[k[:MAX_NAME], _encode(v, blobs, depth + 1)] for k, v in value.items()]}
+        return {"$d": [[k[:MAX_NAME], _encode(v, blobs, depth + 1)]
+                       for k, v in dict.items(value)]}
     if kind is Ref:
         return {"$ref": [value.call, list(value.path)]}
     if kind is Provided:

@@ -228,6 +228,30 @@ def test_float_and_int_subclasses_are_not_trusted():
     assert type(got[1]) is np.float64  # numpy's own scalar type is plain data
 
 
+def test_the_standard_library_s_dicts_and_numpy_s_str_cross_as_plain_data():
+    """A history in a defaultdict(list), a verdict picked out of a numpy string array."""
+    import collections
+    history = collections.defaultdict(list)
+    history["loss"].append(1.5)
+    assert roundtrip(history) == {"loss": [1.5]} and type(roundtrip(history)) is dict
+    ordered = roundtrip(collections.OrderedDict(a=np.zeros(2)))
+    assert type(ordered) is dict and ordered["a"].shape == (2,)
+    word = roundtrip(np.array(["healthy", "vanishing"])[1])
+    assert word == "vanishing" and type(word) is str
+
+
+def test_other_dict_subclasses_are_not_read_and_their_methods_never_run():
+    class Lying(dict):
+        def items(self):  # what a hostile subclass would override
+            raise RuntimeError("user code called")
+
+        def __len__(self):
+            raise RuntimeError("user code called")
+
+    got = roundtrip({"history": Lying(loss=[1.0])})
+    assert type(got["history"]) is Other and "Lying" in got["history"].type_name
+
+
 def test_type_name_does_not_call_a_metaclass_name_property():
     calls = []
 
