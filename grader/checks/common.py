@@ -104,18 +104,17 @@ def fail(case: Case, status_: str, message: str, hint: str = "", where: str = ""
 
 
 def passed(case: Case, note: str = "") -> CaseResult:
-    return CaseResult(case.label, status.PASSED, hidden=case.hidden, note=note)
+    """A passed case; a hidden one notes nothing: whether it warned, or its norm overflowed,
+    says something about its input (the public cases hold every kind of note)."""
+    return CaseResult(case.label, status.PASSED, hidden=case.hidden,
+                      note="" if case.hidden else note)
 
 
 def warning_note(case: Case, function: str, warnings: Sequence[str], fix: str) -> str:
-    """The note for a case whose values are right but came with a warning. A hidden case's
-    note names no warning at all (which one it was depends on the hidden input)."""
-    if not warnings:
+    """The note for a public case whose values are right but came with a warning."""
+    if not warnings or case.hidden:
         return ""
-    if case.hidden:
-        what = f"{function} warned on a hidden case"
-    else:
-        what = f"{function} warned ({warning_text(warnings[0])}) on {case.label}"
+    what = f"{function} warned ({warning_text(warnings[0])}) on {case.label}"
     return f"{what}; the values are right, so no marks are lost. {fix}"
 
 

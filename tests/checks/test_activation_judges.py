@@ -127,11 +127,11 @@ def test_a_warning_with_wrong_values_is_a_wrong_answer():
     assert result.status == status.WRONG
 
 
-def test_a_hidden_case_s_warning_text_is_never_shown():
+def test_a_hidden_case_notes_nothing():
     case = next(c for c in _cases("elu_grad", hidden=5) if c.hidden)
     result = _judge("elu_grad", case, _apply(ACTIVATIONS["elu"].grad, case),
                     warnings=("UserWarning: z[0] = 1.2345678",))
-    assert result.passed and "hidden case" in result.note and "1.2345678" not in result.note
+    assert result.passed and result.note == ""
 
 
 @pytest.mark.parametrize("function", activations.FUNCTIONS)

@@ -143,7 +143,7 @@ def test_a_division_warning_costs_nothing_and_is_noted_with_the_errstate_fix():
     hidden = diag.CHECKS["gradient_ratio"].hidden(np.random.default_rng(1), 1)[0]
     secret = _value(hidden, engine.gradient_ratio(hidden.data["norms"]),
                     warnings=("UserWarning: norms[0] was 0.123",))
-    assert secret.passed and "0.123" not in secret.note and "hidden case" in secret.note
+    assert secret.passed and secret.note == ""
     wrong = _value(case, 1.0, warnings=("RuntimeWarning: divide by zero encountered",))
     assert wrong.status == status.WRONG
 
