@@ -216,3 +216,16 @@ def test_a_warning_is_shown_in_numpy_s_words_only(text, shown):
     forward = _case("elu", "large")
     failed = _judge("elu", forward, _apply(ACTIVATIONS["elu"].fn, forward), warnings=(text,))
     assert failed.status == status.WARNING and failed.message == f"elu raised {shown}"
+
+
+def test_an_underflow_warning_a_module_asked_for_costs_nothing_even_forward():
+    """np.seterr(under="warn") makes exp(-1000) warn: the 0 it gives is exact."""
+    case = _case("sigmoid", "large")
+    value = _apply(ACTIVATIONS["sigmoid"].fn, case)
+    result = _judge("sigmoid", case, value,
+                    warnings=("RuntimeWarning: underflow encountered in exp",))
+    assert result.passed and "underflow encountered in exp" in result.note
+    both = _judge("sigmoid", case, value, warnings=(
+        "RuntimeWarning: underflow encountered in exp",
+        "RuntimeWarning: overflow encountered in exp"))
+    assert both.status == status.WARNING and "overflow encountered in exp" in both.message
