@@ -25,7 +25,8 @@ from grader.sandbox.run import Call, TaskOutcome
 TOLERANCE = Tolerance(rtol=1e-8, atol_scale=1e-12)
 
 # Non-default parameters each parameterised activation is also tried with.
-OTHER_PARAMS = {"leaky_relu": {"alpha": 0.2}, "elu": {"alpha": 0.5}}
+# (A slope above 1 too for leaky ReLU: np.maximum(z, alpha * z) is right only up to 1.)
+OTHER_PARAMS = {"leaky_relu": ({"alpha": 0.2}, {"alpha": 1.5}), "elu": ({"alpha": 0.5},)}
 
 # Derivatives written in terms of the activation's output y, which students
 # sometimes apply to z itself: sigmoid' = y (1 - y), tanh' = 1 - y^2.
@@ -88,7 +89,7 @@ def _reference(function: str):
 
 def make_check(function: str) -> CheckDef:
     act, _, _ = _reference(function)
-    variants = [{}] + ([OTHER_PARAMS[act.name]] if act.name in OTHER_PARAMS else [])
+    variants = [{}, *OTHER_PARAMS.get(act.name, ())]
 
     def cases_for(label: str, z: np.ndarray, params_list, hidden: bool,
                   grid: bool = False) -> list[Case]:
@@ -216,6 +217,10 @@ def _hint(function: str, z: np.ndarray, params: dict, value: np.ndarray,
         return "this returns the derivative; the forward function returns the activation itself"
     if params and close(value, reference(z), tol):
         return f"{function} ignores its {', '.join(params)} argument"
+    if function == "leaky_relu" and close(value, np.maximum(z, params.get("alpha", 0.01) * z),
+                                          tol):
+        return ("np.maximum(z, alpha * z) is leaky ReLU only while alpha <= 1; with a "
+                "steeper slope it keeps z itself: use np.where(z > 0, z, alpha * z)")
     if act.name == "gelu" and close(value, _exact_gelu(z, is_grad), tol):
         what = "the derivative of the exact (erf) GELU" if is_grad else "the exact (erf) GELU"
         return (f"this is {what}; the course uses the tanh approximation "

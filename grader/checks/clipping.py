@@ -20,7 +20,7 @@ import numpy as np
 
 from grader.checks import status
 from grader.checks.common import (check_inputs_kept, check_new_arrays, completed_calls, fail,
-                                  judging, passed, random_sign)
+                                  judging, norm_calls, passed, random_sign)
 from grader.checks.compare import close, compare, compare_number, fmt, fmt_pair, within
 from grader.checks.model import Case, CaseResult, CheckDef
 from grader.checks.schema import ArrList, Mismatch, Num, Seq, conform
@@ -114,7 +114,7 @@ def _global_norm_case(label, grads, kwargs, hidden) -> Case:
 
 def _judge_global_norm(case: Case, outcome: TaskOutcome, tol: Tolerance) -> CaseResult:
     grads, kwargs = case.data["grads"], case.data["kwargs"]
-    (call,) = completed_calls(case, outcome)
+    (call,) = norm_calls(case, outcome)
     value = _conformed(case, Num("the norm", finite=False), call.value, "global_norm")
     check_inputs_kept(case, (call,))
     p = float(kwargs.get("norm_type", 2.0))
@@ -238,7 +238,7 @@ def _clip_norm_case(label, grads, max_norm, kwargs, hidden) -> Case:
 def _judge_clip_norm(case: Case, outcome: TaskOutcome, tol: Tolerance) -> CaseResult:
     grads, max_norm, kwargs = case.data["grads"], case.data["max_norm"], case.data["kwargs"]
     p = float(kwargs.get("norm_type", 2.0))
-    (call,) = completed_calls(case, outcome)
+    (call,) = norm_calls(case, outcome)
     schema = Seq("the return value", (ArrList("clipped", tuple(np.shape(g) for g in grads)),
                                       Num("total_norm", finite=False)))
     clipped, total = _conformed(case, schema, call.value, "clip_grad_norm")

@@ -187,6 +187,22 @@ def completed_calls(case: Case, outcome: TaskOutcome) -> tuple[CallOutcome, ...]
                f"{fn}: {outcome.detail or outcome.status}", hint)
 
 
+PYTHON_OVERFLOW_HINT = ("Python's float ** raises OverflowError where numpy gives inf (as "
+                        "PyTorch does): compute the powers on numpy arrays, or divide by the "
+                        "largest |entry| first so that nothing overflows")
+
+
+def norm_calls(case: Case, outcome: TaskOutcome) -> tuple[CallOutcome, ...]:
+    """``completed_calls`` for a check that takes norms: Python floats' powers raise where
+    numpy's overflow to inf, and that gets its hint."""
+    try:
+        return completed_calls(case, outcome)
+    except Failed as failed:
+        overflow = failed.result.message.startswith(
+            tuple(f"{c.function} raised OverflowError" for c in case.calls))
+        raise with_hint(failed, PYTHON_OVERFLOW_HINT if overflow else "") from None
+
+
 def conformed(case: Case, schema: Schema, value: Any, function: str) -> Any:
     try:
         return conform(schema, value)

@@ -17,7 +17,7 @@ import numpy as np
 
 from grader.checks import gradcheck, status
 from grader.checks.common import (Failed, check_inputs_kept, completed_calls, fail, judging,
-                                  passed, random_sign, warning_note, with_hint)
+                                  norm_calls, passed, random_sign, warning_note, with_hint)
 from grader.checks.compare import TINY, compare, compare_number, fmt, fmt_pair
 from grader.checks.model import Case, CaseResult, CheckDef
 from grader.checks.schema import Arr, Choice, Mismatch, Num, conform
@@ -103,7 +103,7 @@ NORMS_MISTAKES = (
 @judging
 def _judge_layer_norms(case: Case, outcome: TaskOutcome, tol: Tolerance) -> CaseResult:
     grads = case.data["grads"]
-    (call,) = completed_calls(case, outcome)
+    (call,) = norm_calls(case, outcome)
     try:
         norms = conform(Arr("norms", (len(grads),), finite=False), call.value)
     except Mismatch as exc:

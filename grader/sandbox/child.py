@@ -264,11 +264,14 @@ def run_task(module, task: dict) -> dict:
 # Warnings are recorded by one hook set up before the student's code loads, and the
 # filters swapped around each call, not by a catch_warnings block per call (which would
 # cost more than most calls). Outside a call (a module's import) warnings are printed
-# under Python's usual filters, so the student still sees them.
+# under Python's usual filters, so the student still sees them. During a call every
+# warning is recorded, however often it repeats, except those the filters ignore or turn
+# into errors: a module that silences a warning is judged as Python would run it.
 _caught: list = []
 _calling = [False]
 _show = warnings.showwarning
 _ALWAYS = ("always", None, Warning, None, 0)
+_KEPT = ("ignore", "error")  # the filter actions a call keeps (others would drop repeats)
 _outside: list = [None]  # the filters in force outside calls
 
 
@@ -291,7 +294,7 @@ def _watch_warnings() -> None:
     if warnings.showwarning is not _record:
         warnings.showwarning = _record
     _outside[0] = warnings.filters
-    warnings.filters = [_ALWAYS]
+    warnings.filters = [f for f in _outside[0] if f[0] in _KEPT] + [_ALWAYS]
     warnings._filters_mutated()
 
 

@@ -243,6 +243,8 @@ def _encode(value: Any, blobs: list[bytes], depth: int) -> Any:
     # Exact type checks: a subclass (of float, tuple, ndarray...) could carry
     # hostile methods, so it is reported by name instead of being trusted.
     kind = type(value)
+    if kind is np.ndarray and value.ndim == 0 and value.dtype.kind == "U":
+        value, kind = value[()], np.str_  # np.where(r < lo, "vanishing", ...) gives one
     if kind is np.str_:  # numpy's own str (an item of a string array): plain text
         value, kind = str.__str__(value), str
     if value is None or kind is bool or kind is str:

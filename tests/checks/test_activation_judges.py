@@ -229,3 +229,13 @@ def test_an_underflow_warning_a_module_asked_for_costs_nothing_even_forward():
         "RuntimeWarning: underflow encountered in exp",
         "RuntimeWarning: overflow encountered in exp"))
     assert both.status == status.WARNING and "overflow encountered in exp" in both.message
+
+
+def test_np_maximum_leaky_relu_fails_a_slope_above_1_with_its_hint():
+    cases = [c for c in _cases("leaky_relu") if c.data["params"].get("alpha", 0) > 1]
+    assert cases and not cases[0].hidden
+    z = cases[0].data["z"]
+    result = _judge("leaky_relu", cases[0], np.maximum(z, 1.5 * z))
+    assert result.status == status.WRONG and "only while alpha <= 1" in result.hint
+    below = _case("leaky_relu", "alpha = 0.2")
+    assert _judge("leaky_relu", below, np.maximum(below.data["z"], 0.2 * below.data["z"])).passed

@@ -298,3 +298,18 @@ def test_a_one_sided_clamp_in_a_real_child(course_for, tmp_path):
     assert by_name["clip_grad_value"].score == 0
     assert "clamp from below too" in by_name["clip_grad_value"].failures[0].hint
     assert result.score == 2
+
+
+@pytest.mark.parametrize("function", ["global_norm", "clip_grad_norm"])
+def test_python_float_powers_that_raise_get_the_overflow_hint(function):
+    from grader.sandbox.run import ErrorInfo
+    case = next(c for c in _cases(function) if c.label.startswith("entries near 1e200"))
+    outcome = TaskOutcome("exception", (), ErrorInfo(
+        "OverflowError", "(34, 'Numerical result out of range')",
+        f"clipping.py:9 in {function}"))
+    result = clip.CHECKS[function].judge(case, outcome, clip.TOLERANCE)
+    assert result.status == status.EXCEPTION and f"{function} raised OverflowError" in \
+        result.message
+    assert "numpy gives inf (as PyTorch does)" in result.hint
+    other = TaskOutcome("exception", (), ErrorInfo("ValueError", "no", "clipping.py:9"))
+    assert clip.CHECKS[function].judge(case, other, clip.TOLERANCE).hint == ""

@@ -715,3 +715,32 @@ def test_a_warning_at_import_is_printed_and_one_in_a_call_is_reported():
     assert "in a call" not in result.stderr
     for key in ("warn", "again"):  # every call, not only the first at that line
         assert result.outcomes[key].calls[0].warnings == ("RuntimeWarning: in a call",)
+
+
+def test_a_warning_the_module_silenced_or_made_an_error_is_judged_as_python_runs_it():
+    src = source("""
+        import warnings
+        import numpy as np
+        warnings.filterwarnings("ignore", message="overflow")
+        warnings.filterwarnings("error", message="strict")
+
+        def quiet():
+            return float(1.0 / (1.0 + np.exp(np.float64(1000.0))))
+
+        def loud():
+            warnings.warn("loud", RuntimeWarning)
+            return 1
+
+        def strict():
+            warnings.warn("strict", RuntimeWarning)
+            return 1
+    """)
+    result = run(src, [task("quiet"), task("loud"), task("loud", key="again"),
+                       task("strict"), task("quiet", key="still")])
+    assert result.outcomes["quiet"].calls[0].warnings == ()
+    assert result.outcomes["quiet"].calls[0].value == 0.0
+    for key in ("loud", "again"):  # a filter that is not ignore or error drops no repeat
+        assert result.outcomes[key].calls[0].warnings == ("RuntimeWarning: loud",)
+    assert result.outcomes["strict"].status == "exception"
+    assert result.outcomes["strict"].error.type == "RuntimeWarning"
+    assert result.outcomes["still"].calls[0].warnings == ()

@@ -238,6 +238,9 @@ def test_the_standard_library_s_dicts_and_numpy_s_str_cross_as_plain_data():
     assert type(ordered) is dict and ordered["a"].shape == (2,)
     word = roundtrip(np.array(["healthy", "vanishing"])[1])
     assert word == "vanishing" and type(word) is str
+    word = roundtrip(np.where(np.float64(0.5) < 0.01, "vanishing", "healthy"))  # 0-d <U9
+    assert word == "healthy" and type(word) is str
+    assert type(roundtrip(np.array(["a", "b"]))) is Other  # a string array is no word
 
 
 def test_other_dict_subclasses_are_not_read_and_their_methods_never_run():
