@@ -431,6 +431,10 @@ def _non_finite_hint(value: float) -> str:
 
 
 def _shape_hint(exc: Mismatch, value, function: str) -> str:
+    if exc.status == status.NON_FINITE and exc.message.startswith("clipped") \
+            and function == "clip_grad_norm":
+        return ("compute the factor first, min(1, max_norm / (total_norm + 1e-6)), then "
+                "multiply each g by it: g * max_norm can overflow before the division")
     if exc.status == status.NON_FINITE and function != "clip_grad_value":
         return _non_finite_hint(math.nan if "nan" in exc.message else math.inf)
     if function == "clip_grad_norm" and isinstance(value, (tuple, list)) and len(value) == 2 \

@@ -313,3 +313,14 @@ def test_python_float_powers_that_raise_get_the_overflow_hint(function):
     assert "numpy gives inf (as PyTorch does)" in result.hint
     other = TaskOutcome("exception", (), ErrorInfo("ValueError", "no", "clipping.py:9"))
     assert clip.CHECKS[function].judge(case, other, clip.TOLERANCE).hint == ""
+
+
+def test_clipped_arrays_that_overflow_before_the_division_get_their_own_hint():
+    def multiply_first(grads, max_norm, norm_type=2.0):
+        total = engine.global_norm(grads, norm_type)
+        with np.errstate(all="ignore"):
+            return [np.asarray(g) * max_norm / (total + 1e-6) for g in grads], total
+    case = clip._clip_norm_case("huge, max_norm = 1e200", [np.full(3, 1e200)], 1e200, {}, False)
+    result = _run("clip_grad_norm", multiply_first, case)
+    assert result.status == status.NON_FINITE and "clipped[0] contains inf" in result.message
+    assert "g * max_norm can overflow before the division" in result.hint
