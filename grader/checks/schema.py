@@ -149,7 +149,8 @@ def _number(name: str, value: Any, finite: bool = True) -> float:
         value = value[()]
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer,
                                                                      np.floating)):
-        raise Mismatch(status.BAD_TYPE, f"{name} should be a float, got {describe(value)}")
+        raise Mismatch(status.BAD_TYPE, f"{name} should be a float, got {describe(value)}"
+                                        f"{_convert_hint(value)}")
     number = float(value)
     if finite and not np.isfinite(number):
         raise Mismatch(status.NON_FINITE, f"{name} is {number}")
@@ -211,7 +212,15 @@ def _stand_in(name: str, shape: tuple[int, ...], value: Any) -> np.ndarray:
         # np.stack needs at least one row; with none the shape is known anyway.
         return np.stack(rows) if rows else np.zeros(shape)
     want = "a float" if shape == () else f"a numpy ndarray of shape {shape}"
-    raise Mismatch(status.BAD_TYPE, f"{name} should be {want}, got {describe(value)}")
+    raise Mismatch(status.BAD_TYPE,
+                   f"{name} should be {want}, got {describe(value)}{_convert_hint(value)}")
+
+
+def _convert_hint(value: Any) -> str:
+    """How to turn another library's array into what is due."""
+    if isinstance(value, Other) and value.type_name.startswith("torch."):
+        return " (convert it: t.detach().numpy(), or t.item() for a number)"
+    return ""
 
 
 def _sequence(name: str, length: int, value: Any, noun: str) -> tuple:

@@ -30,7 +30,6 @@ numpy, because it runs inside the child.
 
 from __future__ import annotations
 
-import collections
 import io
 import json
 import math
@@ -232,21 +231,21 @@ def _header(payload: bytes) -> tuple[dict, list]:
     return header, offsets
 
 
-# A history kept in a defaultdict(list) or an OrderedDict is a dict to the contract; both
-# are the standard library's, so reading them as dicts runs no student code.
-_DICTS = (dict, collections.OrderedDict, collections.defaultdict)
-
-
 def _encode(value: Any, blobs: list[bytes], depth: int) -> Any:
     if depth > MAX_DEPTH:
         return {"$other": "value nested too deeply"}
-    # Exact type checks: a subclass (of float, tuple, ndarray...) could carry
-    # hostile methods, so it is reported by name instead of being trusted.
+    # Exact type checks for numbers and arrays: a subclass (of float, ndarray...) could
+    # carry hostile methods or another meaning (a mask), so it is reported by name. A
+    # container's subclass (a namedtuple, a defaultdict, numpy's str) is read through the
+    # base type's own C methods, which see its real items and run none of its code.
     kind = type(value)
     if kind is np.ndarray and value.ndim == 0 and value.dtype.kind == "U":
         value, kind = value[()], np.str_  # np.where(r < lo, "vanishing", ...) gives one
-    if kind is np.str_:  # numpy's own str (an item of a string array): plain text
-        value, kind = str.__str__(value), str
+    if kind is not str and issubclass(kind, str):
+        value, kind = str.__str__(value), str  # an exact copy of its characters
+    elif kind not in _CONTAINERS and issubclass(kind, _CONTAINERS):
+        kind = next(base for base in _CONTAINERS if issubclass(kind, base))
+        value = _COPY[kind](value)
     if value is None or kind is bool or kind is str:
         return value if kind is not str or len(value) <= MAX_NAME else value[:MAX_NAME]
     if kind is int:
@@ -262,12 +261,10 @@ def _encode(value: Any, blobs: list[bytes], depth: int) -> Any:
             return {"$other": f"{kind.__name__} of {len(value)} items"}
         tag = "$t" if kind is tuple else "$l"
         return {tag: [_encode(v, blobs, depth + 1) for v in value]}
-    if kind in _DICTS:
-        # Read through dict's own methods: nothing the value's class defines is called.
-        if dict.__len__(value) > MAX_ITEMS or not all(type(k) is str for k in dict.keys(value)):
+    if kind is dict:
+        if len(value) > MAX_ITEMS or not all(type(k) is str for k in value):
             return {"$other": "dict with non-string keys or too many items"}
-        return {"$d": [[k[:MAX_NAME], _encode(v, blobs, depth + 1)]
-                       for k, v in dict.items(value)]}
+        return {"$d": [[k[:MAX_NAME], _encode(v, blobs, depth + 1)] for k, v in value.items()]}
     if kind is Ref:
         return {"$ref": [value.call, list(value.path)]}
     if kind is Provided:
@@ -279,6 +276,13 @@ def _encode(value: Any, blobs: list[bytes], depth: int) -> Any:
     if kind is Other:
         return {"$other": value.type_name[:MAX_NAME]}
     return {"$other": type_name(value)}
+
+
+_CONTAINERS = (tuple, list, dict)
+# A plain copy of a subclass's real items, made by the base type's C code alone (a full
+# slice, list.copy, iteration of dict's own items view), never by the subclass's methods.
+_COPY = {tuple: lambda v: tuple.__getitem__(v, slice(None)), list: list.copy,
+         dict: lambda v: dict(dict.items(v))}
 
 
 def _encode_array(arr: np.ndarray, blobs: list[bytes], tag: str) -> Any:

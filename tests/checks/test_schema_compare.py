@@ -176,3 +176,9 @@ def test_elementwise_rtol_catches_errors_in_small_entries():
 
 def test_fmt():
     assert fmt(0.0) == "0" and fmt(0.25) == "0.25" and fmt(1e-30) == "1.000e-30"
+
+
+def test_another_library_s_tensor_is_refused_with_how_to_convert_it():
+    code, message = _status(Arr("dx", (2,)), Other("torch.Tensor"))
+    assert code == status.BAD_TYPE and "t.detach().numpy()" in message
+    assert "t.item()" in _status(Num("loss"), Other("torch.Tensor"))[1]
