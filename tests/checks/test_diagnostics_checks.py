@@ -410,3 +410,22 @@ def test_hidden_failures_reveal_no_inputs_and_no_expected_values(function):
             secrets.append(fmt(expected))
         assert not any(s in text for s in secrets if len(s) > 3), (function, text)
     assert failed
+
+
+def test_a_five_point_stencil_is_told_the_contract_asks_for_centred_differences():
+    def stencil(f, x, h=1e-5):
+        x = np.array(x, dtype=float)
+        grad = np.zeros_like(x)
+        for i in np.ndindex(x.shape):
+            old = x[i]
+            values = []
+            for k in (2, 1, -1, -2):
+                x[i] = old + k * h
+                values.append(f(x))
+            x[i] = old
+            grad[i] = (-values[0] + 8 * values[1] - 8 * values[2] + values[3]) / (12 * h)
+        return grad
+    failed = [r for r in (_judge(case, stencil) for case in _cases("numerical_gradient"))
+              if not r.passed]
+    assert failed and all("h = " in r.label for r in failed)
+    assert "this is the exact gradient, as a higher-order stencil" in failed[0].hint
