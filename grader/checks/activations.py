@@ -144,11 +144,11 @@ def _judge(function: str, case: Case, outcome: TaskOutcome, tol: Tolerance) -> C
     # sign of an unsafe form: exp(-1000) is exactly the 0 it flushes to).
     unsafe = [w for w in call.warnings if "underflow encountered" not in warning_text(w)]
     if unsafe and not is_grad and _huge(z):
-        raise fail(case, status.WARNING, f"{function} raised {warning_text(unsafe[0])}",
+        raise fail(case, status.WARNING, f"{function} warned: {warning_text(unsafe[0])}",
                    _stability_hint(function))
     expected = reference(z, **params)
     if within(value, expected, tol):
-        fix = _warning_fix(is_grad) if unsafe else UNDERFLOW_FIX
+        fix = _warning_fix(is_grad, warning_text(unsafe[0])) if unsafe else UNDERFLOW_FIX
         return passed(case, warning_note(case, function, unsafe or call.warnings, fix))
     diff = compare(value, expected, tol)
     if case.hidden:
@@ -182,7 +182,10 @@ UNDERFLOW_FIX = ("numpy warns about underflow only when the module asks it to (n
                  "the 0 it flushes to is exact here")
 
 
-def _warning_fix(is_grad: bool) -> str:
+def _warning_fix(is_grad: bool, warning: str) -> str:
+    if is_grad and not warning.endswith("in exp"):
+        return ("a form whose intermediate values stay in range avoids it (1 - tanh(z)**2 "
+                "rather than 1 / cosh(z)**2)")
     if is_grad:
         return ("np.where computes both branches, so exp overflows in the one it throws "
                 "away: np.exp(np.minimum(z, 0)) avoids it")

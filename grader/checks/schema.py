@@ -127,6 +127,8 @@ def describe(value: Any) -> str:
     if value is None:
         return "None"
     if isinstance(value, Other):
+        if value.type_name.startswith("ndarray of dtype"):  # e.g. object or longdouble
+            return f"an {value.type_name} (only float64 arrays are accepted)"
         return f"an object of type {value.type_name}"
     if isinstance(value, Dropped):
         return "a value"

@@ -215,7 +215,7 @@ def test_a_warning_is_shown_in_numpy_s_words_only(text, shown):
     assert f"warned ({shown}) on large |z|" in result.note
     forward = _case("elu", "large")
     failed = _judge("elu", forward, _apply(ACTIVATIONS["elu"].fn, forward), warnings=(text,))
-    assert failed.status == status.WARNING and failed.message == f"elu raised {shown}"
+    assert failed.status == status.WARNING and failed.message == f"elu warned: {shown}"
 
 
 def test_an_underflow_warning_a_module_asked_for_costs_nothing_even_forward():
@@ -239,3 +239,13 @@ def test_np_maximum_leaky_relu_fails_a_slope_above_1_with_its_hint():
     assert result.status == status.WRONG and "only while alpha <= 1" in result.hint
     below = _case("leaky_relu", "alpha = 0.2")
     assert _judge("leaky_relu", below, np.maximum(below.data["z"], 0.2 * below.data["z"])).passed
+
+
+def test_a_derivative_s_note_names_the_fix_for_the_operation_that_warned():
+    case = _case("tanh_grad", "large")
+    value = _apply(ACTIVATIONS["tanh"].grad, case)
+    cosh = _judge("tanh_grad", case, value,
+                  warnings=("RuntimeWarning: overflow encountered in cosh",))
+    assert cosh.passed and "1 - tanh(z)**2" in cosh.note and "np.where" not in cosh.note
+    exp = _judge("tanh_grad", case, value, warnings=("RuntimeWarning: overflow encountered in exp",))
+    assert "np.exp(np.minimum(z, 0))" in exp.note
