@@ -21,7 +21,7 @@ import numpy as np
 from grader.checks import status
 from grader.checks.common import (check_inputs_kept, check_new_arrays, completed_calls, fail,
                                   judging, norm_calls, passed, random_sign)
-from grader.checks.compare import close, compare, compare_number, fmt, fmt_pair, within
+from grader.checks.compare import agree, close, compare, compare_number, fmt, fmt_pair, within
 from grader.checks.model import Case, CaseResult, CheckDef
 from grader.checks.schema import ArrList, Mismatch, Num, Seq, conform
 from grader.course import Tolerance
@@ -132,10 +132,9 @@ def _judge_global_norm(case: Case, outcome: TaskOutcome, tol: Tolerance) -> Case
 
 
 def same_norm(got: float, want: float, tol: Tolerance) -> bool:
-    """Within the tolerance, or the same inf (an overflowed norm); NaN is never a norm."""
-    if math.isinf(want) or math.isinf(got):
-        return got == want
-    return compare_number(got, want, tol.rtol).ok
+    """Within the tolerance (relative only, as for every single number), or the same inf
+    (an overflowed norm); NaN is never a norm."""
+    return bool(agree(got, want, Tolerance(rtol=tol.rtol, atol_scale=0.0)))
 
 
 def unscaled_note(case: Case, name: str, got: float, exact: float) -> str:

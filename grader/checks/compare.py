@@ -62,11 +62,21 @@ def within(student: np.ndarray, ref: np.ndarray, tol: Tolerance, terms: float = 
     return bool((_excess(student, ref, tol, terms) <= 0).all())
 
 
-def mismatches(student: np.ndarray, ref: np.ndarray, tol: Tolerance,
-               terms: float = 0.0) -> np.ndarray:
+def mismatches(student: np.ndarray, ref: np.ndarray, tol: Tolerance) -> np.ndarray:
     """A boolean mask of the entries outside the tolerance."""
-    return _excess(np.asarray(student, np.float64), np.asarray(ref, np.float64), tol,
-                   terms) > 0
+    return _excess(np.asarray(student, np.float64), np.asarray(ref, np.float64), tol) > 0
+
+
+def agree(got, want, tol: Tolerance) -> np.ndarray:
+    """Entry by entry, whether ``got`` is within the tolerance of ``want``, which may hold
+    infinities (a norm that overflowed as PyTorch's does): an inf agrees only with the same
+    inf, NaN with nothing, and the scale is that of ``want``'s finite entries."""
+    got, want = np.asarray(got, np.float64), np.asarray(want, np.float64)
+    finite = np.isfinite(want)
+    floor = tol.atol_scale * float(np.abs(want[finite]).max(initial=0.0)) + TINY
+    with np.errstate(invalid="ignore"):
+        inside = finite & (np.abs(got - want) <= tol.rtol * np.abs(want) + floor)
+    return inside | (np.isinf(want) & (got == want))
 
 
 def compare(student: np.ndarray, ref: np.ndarray, tol: Tolerance, terms: float = 0.0) -> Diff:
@@ -133,10 +143,10 @@ def compare_number(student: float, ref: float, rtol: float) -> Diff:
     return compare(np.float64(student), np.float64(ref), Tolerance(rtol=rtol, atol_scale=0.0))
 
 
-def close(student: np.ndarray, ref: np.ndarray, tol: Tolerance, terms: float = 0.0) -> bool:
+def close(student: np.ndarray, ref: np.ndarray, tol: Tolerance) -> bool:
     """True when shapes agree and every entry is within tolerance (for mistake matching)."""
     student, ref = np.asarray(student), np.asarray(ref)
-    return student.shape == ref.shape and within(student, ref, tol, terms)
+    return student.shape == ref.shape and within(student, ref, tol)
 
 
 def fmt_pair(expected: float, got: float) -> str:

@@ -18,7 +18,7 @@ import numpy as np
 from grader.checks import gradcheck, status
 from grader.checks.common import (Failed, check_inputs_kept, completed_calls, fail, judging,
                                   norm_calls, passed, random_sign, warning_note, with_hint)
-from grader.checks.compare import TINY, compare, compare_number, fmt, fmt_pair
+from grader.checks.compare import agree, compare, compare_number, fmt, fmt_pair
 from grader.checks.model import Case, CaseResult, CheckDef
 from grader.checks.schema import Arr, Choice, Mismatch, Num, conform
 from grader.course import Tolerance
@@ -116,8 +116,8 @@ def _judge_layer_norms(case: Case, outcome: TaskOutcome, tol: Tolerance) -> Case
         return passed(case)
     # PyTorch's and numpy's own norms overflow and underflow: each norm may be either.
     unscaled = np.array([unscaled_norms([g])[0] for g in grads])
-    exact = _agree(norms, expected, tol)
-    if (exact | _agree(norms, unscaled, tol)).all():
+    exact = agree(norms, expected, tol)
+    if (exact | agree(norms, unscaled, tol)).all():
         return passed(case, _unscaled_note(case, norms, expected, exact))
     bad = np.isnan(norms) | (np.isinf(norms) & (norms != unscaled))
     if bad.any():
@@ -136,16 +136,6 @@ def _judge_layer_norms(case: Case, outcome: TaskOutcome, tol: Tolerance) -> Case
     hint = next((h for h, model in NORMS_MISTAKES if _matches(norms, model(grads), expected)),
                 "")
     raise fail(case, status.WRONG, message, hint)
-
-
-def _agree(got: np.ndarray, want: np.ndarray, tol: Tolerance) -> np.ndarray:
-    """Which entries are within the tolerance of ``want``, an inf counting as equal only
-    to the same inf."""
-    finite = np.abs(want[np.isfinite(want)])
-    floor = tol.atol_scale * float(finite.max(initial=0.0)) + TINY
-    with np.errstate(invalid="ignore"):
-        close = np.abs(got - want) <= tol.rtol * np.abs(want) + floor
-    return close | ((got == want) & np.isinf(want))
 
 
 def _unscaled_note(case: Case, norms: np.ndarray, expected: np.ndarray,

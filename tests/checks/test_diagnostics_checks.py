@@ -80,6 +80,15 @@ def test_layer_norms_that_overflow_and_underflow_as_pytorch_s_pass_with_a_note()
     assert _judge(_cases("layer_norms")[0], _naive_norms).note == ""
 
 
+def test_a_finite_norm_where_pytorch_s_overflows_is_judged_against_the_exact_one():
+    """PyTorch's inf is an answer only as inf itself: a finite wrong norm still fails."""
+    case = diag._layer_norms_case("entries near 1e200", [np.full(3, 1e200), np.ones(2)], False)
+    result = _value(case, np.array([5.0, np.sqrt(2.0)]))
+    assert result.status == status.WRONG and "norms[0] (layer 1) is wrong" in result.message
+    assert _value(case, np.array([np.inf, np.sqrt(2.0)])).passed
+    assert _value(case, np.array([np.sqrt(3.0) * 1e200, np.sqrt(2.0)])).passed
+
+
 def test_layer_norms_that_overflow_where_pytorch_s_do_not_fail_with_the_scaling_hint():
     def squares_of_squares(grads):  # a 4-norm: overflows at 1e100 already
         with np.errstate(all="ignore"):

@@ -182,3 +182,12 @@ def test_another_library_s_tensor_is_refused_with_how_to_convert_it():
     code, message = _status(Arr("dx", (2,)), Other("torch.Tensor"))
     assert code == status.BAD_TYPE and "t.detach().numpy()" in message
     assert "t.item()" in _status(Num("loss"), Other("torch.Tensor"))[1]
+
+
+def test_agree_takes_an_inf_only_as_the_same_inf_and_nan_never():
+    from grader.checks.compare import agree
+    tol = Tolerance(rtol=1e-10, atol_scale=0.0)
+    want = np.array([np.inf, 2.0, -np.inf, 3.0])
+    got = np.array([np.inf, 2.0 * (1 + 1e-12), np.inf, np.nan])
+    assert agree(got, want, tol).tolist() == [True, True, False, False]
+    assert not agree(5.0, np.inf, tol) and not agree(np.inf, 5.0, tol)
