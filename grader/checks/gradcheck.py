@@ -239,16 +239,20 @@ def _judge_gradient(case: Case, outcome: TaskOutcome, tol: Tolerance) -> CaseRes
                    f"{fmt_pair(diff.expected, diff.got)} (error relative to the gradient's "
                    f"scale: {fmt(diff.rel_error)})")
     f = TEST_FUNCTIONS[d["f"]].fn
-    hint = _fixed_step_hint(case, f, grad, expected, tol)
+    hint = _fixed_step_hint(case, f, grad, expected, tol) or _mistake_hint(
+        f, x, d["h"], grad, expected, tol)
+    raise fail(case, status.WRONG, message, hint)
+
+
+def _mistake_hint(f, x: np.ndarray, h: float, grad: np.ndarray, expected: np.ndarray,
+                  tol: Tolerance) -> str:
     for text, model in GRADIENT_MISTAKES:
-        if hint:
-            break
         if model is _whole_rows and x.ndim != 2:
             continue
-        guess = model(f, x, d["h"])
+        guess = model(f, x, h)
         if close(grad, guess, tol) and not close(expected, guess, tol):
-            hint = text
-    raise fail(case, status.WRONG, message, hint)
+            return text
+    return ""
 
 
 # The steps code hard-codes instead of using h; tried on every failing case, so that the

@@ -136,7 +136,7 @@ def assess(samples, std: float, distribution: str, bound: float | None = None, *
                 hint = ("this is the shape of a uniform distribution (excess kurtosis -1.2); "
                         + hint)
             elif largest < 2.6 * math.sqrt(moments.var):  # a full normal's tail goes to 4+
-                hint = (f"this looks like {TRUNCATED_TEXT[:-1]}, rng.normal(0.0, s, "
+                hint = (f"this looks like {TRUNCATED_WHAT}, rng.normal(0.0, s, "
                         "size=(fan_in, fan_out)))")
             return False, (f"the weights do not look normally distributed: their excess "
                            f"kurtosis is {g2:.3g} (a normal distribution has 0)"), hint
@@ -259,8 +259,8 @@ def bound_text(function: str, params: dict) -> str:
 # tf.random.truncated_normal and Keras's TruncatedNormal do) keeps only this share of the
 # variance: 1 - 2 b phi(b) / (2 Phi(b) - 1) at b = 2.
 TRUNCATED_VARIANCE = 0.7737413035499232
-TRUNCATED_TEXT = ("a normal truncated at +-2 standard deviations (redrawn beyond them, it "
-                  "keeps 0.774 of the variance: draw from the full normal)")
+TRUNCATED_WHAT = ("a normal truncated at +-2 standard deviations (redrawn beyond them, it "
+                  "keeps 0.774 of the variance: draw from the full normal")
 
 # Each mistake: (text naming it, variance it gives as f(fan_in, fan_out, params, expected var)).
 Variance = Callable[[int, int, dict, float], float]
@@ -318,7 +318,7 @@ def candidates(function: str, fan_in: int, fan_out: int, params: dict) -> tuple[
         found += [
             Candidate(v * 3, "the uniform bound sqrt(3) s used as the standard deviation"),
             Candidate(v / 3, "U(-s, s): a uniform draw with s as its bound"),
-            Candidate(v * TRUNCATED_VARIANCE, TRUNCATED_TEXT),
+            Candidate(v * TRUNCATED_VARIANCE, TRUNCATED_WHAT + ")"),
         ]
         if function != "random_normal":
             found.append(Candidate(v**2, "the variance passed as the standard deviation (the "

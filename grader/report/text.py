@@ -111,9 +111,9 @@ def _exercise_body(exercise, style: Style, verbose: bool) -> list[str]:
         lines.append(f"  {mark} {check.function.ljust(WIDTH - 6 - len(score))}{score}")
         if check.passed:
             lines += ["      " + line for line in note_lines(check, style, 3 if verbose else 1)]
-        elif not check.passed and (verbose or not _not_implemented(check)):
+        elif verbose or not _not_implemented(check):
             lines += ["      " + line for line in check_lines(check, style, 3 if verbose else 1)]
-        elif not check.passed:
+        else:
             lines.append("      " + style("not implemented yet", fg="yellow"))
     return lines
 

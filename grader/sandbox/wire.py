@@ -236,16 +236,8 @@ def _encode(value: Any, blobs: list[bytes], depth: int) -> Any:
         return {"$other": "value nested too deeply"}
     # Exact type checks for numbers and arrays: a subclass (of float, ndarray...) could
     # carry hostile methods or another meaning (a mask), so it is reported by name. A
-    # container's subclass (a namedtuple, a defaultdict, numpy's str) is read through the
-    # base type's own C methods, which see its real items and run none of its code.
+    # container's subclass is copied first (at the end, off the common path).
     kind = type(value)
-    if kind is np.ndarray and value.ndim == 0 and value.dtype.kind == "U":
-        value, kind = value[()], np.str_  # np.where(r < lo, "vanishing", ...) gives one
-    if kind is not str and issubclass(kind, str):
-        value, kind = str.__str__(value), str  # an exact copy of its characters
-    elif kind not in _CONTAINERS and issubclass(kind, _CONTAINERS):
-        kind = next(base for base in _CONTAINERS if issubclass(kind, base))
-        value = _COPY[kind](value)
     if value is None or kind is bool or kind is str:
         return value if kind is not str or len(value) <= MAX_NAME else value[:MAX_NAME]
     if kind is int:
@@ -253,6 +245,8 @@ def _encode(value: Any, blobs: list[bytes], depth: int) -> Any:
     if kind is float:
         return {"$f": value.hex()}
     if kind is np.ndarray:
+        if value.ndim == 0 and value.dtype.kind == "U":  # np.where(r < lo, "vanishing", ..)
+            return _encode(value[()], blobs, depth)
         return _encode_array(value, blobs, "$a")
     if kind in NUMPY_SCALARS:
         return _encode_array(np.asarray(value), blobs, "$s")
@@ -275,14 +269,17 @@ def _encode(value: Any, blobs: list[bytes], depth: int) -> Any:
         return {"$dropped": 1}
     if kind is Other:
         return {"$other": value.type_name[:MAX_NAME]}
+    base = next((base for base in _COPY if issubclass(kind, base)), None)
+    if base is not None:
+        return _encode(_COPY[base](value), blobs, depth)
     return {"$other": type_name(value)}
 
 
-_CONTAINERS = (tuple, list, dict)
-# A plain copy of a subclass's real items, made by the base type's C code alone (a full
-# slice, list.copy, iteration of dict's own items view), never by the subclass's methods.
-_COPY = {tuple: lambda v: tuple.__getitem__(v, slice(None)), list: list.copy,
-         dict: lambda v: dict(dict.items(v))}
+# A subclass of a container (a namedtuple, a defaultdict history, numpy's str) crosses as a
+# plain copy of its real items, made by the base type's own C code alone (a full slice,
+# list.copy, iteration of dict's items view, str.__str__), never by the subclass's methods.
+_COPY = {str: str.__str__, tuple: lambda v: tuple.__getitem__(v, slice(None)),
+         list: list.copy, dict: lambda v: dict(dict.items(v))}
 
 
 def _encode_array(arr: np.ndarray, blobs: list[bytes], tag: str) -> Any:
