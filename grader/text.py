@@ -1,0 +1,57 @@
+"""Untrusted text made safe once, where it enters the grader.
+
+Every string a submission can shape (exception messages, printed output, file and
+folder names, notebook sources, warning texts) goes through ``clean`` (or
+``clean_name`` for names from the file system) before any report, terminal or
+JSON file sees it. After it, a string is valid UTF-8 (lone surrogates replaced),
+holds no NUL and no control character but newline and tab (so no ANSI or OSC
+escape reaches a terminal), shows bidi and line-separator controls as escapes
+(``\\u202e``) instead of letting them reorder what follows, and has no line longer
+than ``line_limit``. What it replaces stays visible as an escape, so a student who
+printed an escape sequence sees what they printed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+LINE_LIMIT = 2000
+
+# C0 controls but tab and newline, DEL, C1 controls; bidi embeddings, overrides and
+# isolates, the marks; the Unicode line and paragraph separators; lone surrogates.
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029"
+                     "\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+def _escape(match: re.Match) -> str:
+    ch = match.group()
+    code = ord(ch)
+    if 0xD800 <= code <= 0xDFFF:
+        return "\ufffd"
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def clean(text: str, line_limit: int = LINE_LIMIT) -> str:
+    """``text`` as it may be shown anywhere: see the module's docstring."""
+    if type(text) is not str:
+        text = str(text) if isinstance(text, str) else ""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if _UNSAFE.search(text):
+        text = _UNSAFE.sub(_escape, text)
+    if line_limit and len(text) > line_limit:
+        text = "\n".join(_cut(line, line_limit) for line in text.split("\n"))
+    return text
+
+
+def _cut(line: str, limit: int) -> str:
+    if len(line) <= limit:
+        return line
+    return f"{line[:limit]}… ({len(line) - limit} more characters on this line)"
+
+
+def clean_name(name: str | bytes) -> str:
+    """A file or folder name as it can be shown: bytes that are not UTF-8 (which
+    Python's os functions carry as lone surrogates) become ``\\xff`` escapes."""
+    raw = name if isinstance(name, bytes) else os.fsencode(name)
+    return clean(raw.decode("utf-8", "backslashreplace"), line_limit=200)
