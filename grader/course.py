@@ -271,6 +271,7 @@ class Limits(_Model):
     import_seconds: float = _field(_number(gt=0, le=3600), default=10.0)
     memory_mb: int = _field(_number(ge=128, le=65536, integer=True), default=1024)
     cpu_seconds: int = _field(_number(ge=1, le=86400, integer=True), default=120)
+    submission_seconds: float = _field(_number(gt=0, le=86400), default=300.0)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -57,7 +57,8 @@ def grade_files(files: dict[str, bytes], name: str, student: str, course: Course
     start = time.monotonic()
     exercises = [course.exercise(options.exercise)] if options.exercise else list(course.exercises)
     limits = Limits(course.limits.task_seconds, course.limits.import_seconds,
-                    course.limits.memory_mb, course.limits.cpu_seconds)
+                    course.limits.memory_mb, course.limits.cpu_seconds,
+                    submission_seconds=course.limits.submission_seconds)
     modules = assemble(files, [ex.module for ex in course.exercises])
     plans = [_plan(ex, course, options, student) for ex in exercises]
     present = [p for p in plans if f"{p.exercise.module}.py" in modules.files]

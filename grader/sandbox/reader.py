@@ -4,8 +4,8 @@ The reply pipe carries length-prefixed wire messages, taken a burst at a time
 (a child sends hundreds in quick succession); stdout and stderr are drained
 at the same time (so a chatty child never blocks), split by module at the
 child's markers and kept up to a cap. Deadlines are wall-clock, but a child
-that got too little CPU to have used its time (a loaded machine) gets more,
-up to a bounded stretch.
+the machine starved (it wanted a CPU and none was free) gets more, up to a
+bounded stretch; a child that idles (sleeps, waits) gets none.
 """
 
 from __future__ import annotations
@@ -37,7 +37,8 @@ class Event:
 
 
 class CpuProbe:
-    """CPU seconds used so far by a child's process tree, read from /proc.
+    """CPU seconds used so far by a child's process tree, read from /proc, and whether
+    any of its tasks wants a CPU right now.
 
     Lets a deadline tell a child that was busy (an infinite loop) from one the
     machine starved (a loaded host): only the first is a timeout.
@@ -53,6 +54,26 @@ class CpuProbe:
             return sum(self._cpu(p) for p in self._tree(self.pid)) / self.TICK
         except OSError:
             return None
+
+    def cpus(self) -> set[int] | None:
+        """The CPUs the child may run on (an idle CPU elsewhere is no use to it)."""
+        try:
+            return os.sched_getaffinity(self.pid)
+        except (OSError, AttributeError):
+            return None
+
+    def runnable(self) -> bool:
+        """Is any thread of the tree running or waiting for a CPU (state R)? A child
+        that sleeps, waits on a pipe or is stopped is not."""
+        for pid in self._tree(self.pid):
+            try:
+                threads = os.listdir(f"/proc/{pid}/task")
+            except OSError:
+                continue  # ended meanwhile
+            for tid in threads[:64]:
+                if _state(f"/proc/{pid}/task/{tid}/stat") == "R":
+                    return True
+        return False
 
     def _tree(self, pid: int, depth: int = 0) -> list[int]:
         pids = [pid]
@@ -72,6 +93,51 @@ class CpuProbe:
         except OSError:
             return 0  # ended meanwhile
         return int(fields[11]) + int(fields[12])  # utime, stime
+
+
+def _state(stat_path: str) -> str:
+    try:
+        return Path(stat_path).read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return ""
+
+
+def machine_idle_seconds(cpus: set[int] | None = None) -> float | None:
+    """CPU seconds the machine's CPUs (only ``cpus``, if given: those a child may run on)
+    have spent idle or waiting for I/O since boot, summed (/proc/stat); None where that
+    is not known."""
+    try:
+        with open("/proc/stat", "rb") as f:
+            lines = [line.split() for line in f if line.startswith(b"cpu")]
+        if cpus is None:
+            chosen = lines[:1]  # the first line sums every CPU
+        else:
+            chosen = [f for f in lines[1:] if int(f[0][3:]) in cpus]
+        if not chosen:
+            return None
+        return sum(int(f[4]) + int(f[5]) for f in chosen) / CpuProbe.TICK  # idle, iowait
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+# A child that used less CPU than this share of the wall time, while it wanted a CPU
+# and the machine had less than this share of one CPU free, was starved.
+BUSY_SHARE = 0.5
+
+
+def starved(wall: float, cpu: float | None, idle: float | None, runnable: bool) -> bool:
+    """Did the machine keep the child from using its time?
+
+    ``wall``: seconds watched; ``cpu``: CPU seconds the child's tree used meanwhile;
+    ``idle``: CPU seconds the machine's CPUs spent idle meanwhile (summed over CPUs);
+    ``runnable``: whether the child wants a CPU now. Starved only if it got little CPU
+    although it wanted some and none was free: a child that sleeps (not runnable), or
+    that could have run on an idle CPU, just did not use its time. Unknown figures
+    never grant more time.
+    """
+    if cpu is None or idle is None or wall <= 0:
+        return False
+    return runnable and cpu < BUSY_SHARE * wall and idle < BUSY_SHARE * wall
 
 
 class Streams:
@@ -107,9 +173,8 @@ class Reader:
     the module of the last NEXT_MODULE seen on its pipe.
     """
 
-    # A child that used less CPU than this share of its deadline was starved,
-    # not stuck: it gets more time, up to STRETCH times the deadline in all.
-    BUSY_SHARE = 0.5
+    # A starved child (see ``starved``) gets more time, up to STRETCH times the
+    # deadline in all.
     STRETCH = 4.0
 
     def __init__(self, fd: int, proc, streams: list[Streams]):
@@ -131,14 +196,20 @@ class Reader:
     GATHER = 0.001
     READ_BYTES = 1 << 20
 
-    def next(self, seconds: float, raw: bool = False) -> Event:
+    def next(self, seconds: float, raw: bool = False, until: float | None = None) -> Event:
         """The next reply (decoded, or with ``raw`` its payload bytes as kind "payload"),
-        or what happened instead: "timeout", "eof", "protocol" or "flood"."""
+        or what happened instead: "timeout", "eof", "protocol" or "flood".
+
+        ``seconds`` is the deadline, stretched only for a starved child; ``until`` (a
+        time.monotonic() value) is never passed, stretched or not. A "timeout" carries
+        the seconds it was granted as its value, and detail "until" when ``until`` cut it.
+        """
         self.raw = raw
         start = time.monotonic()
-        deadline = start + seconds
+        until = float("inf") if until is None else until
+        deadline = min(start + seconds, until)
         baseline_at = start + min(self.BASELINE_AFTER, seconds / 4)
-        baseline: tuple[float, float | None] | None = None
+        baseline: tuple | None = None
         while True:
             event = self._parse()
             if event is not None:
@@ -147,7 +218,8 @@ class Reader:
                 return Event("eof")
             now = time.monotonic()
             if baseline is None and now >= baseline_at:
-                baseline = (now, self.cpu())
+                cpus = self.cpu.cpus()
+                baseline = (now, self.cpu(), machine_idle_seconds(cpus), cpus)
             left = deadline - now
             if left <= 0:
                 # This thread may have been descheduled past the deadline while
@@ -155,10 +227,10 @@ class Reader:
                 # (for a bounded grace, so a trickle of bytes cannot stall us).
                 if now < deadline + seconds and self._drain_ready():
                     continue
-                if self._starved(start, seconds, baseline):
-                    deadline = time.monotonic() + min(1.0, seconds / 2)
+                if deadline < until and self._starved(start, seconds, baseline):
+                    deadline = min(time.monotonic() + min(1.0, seconds / 2), until)
                     continue
-                return Event("timeout")
+                return Event("timeout", deadline - start, "until" if deadline >= until else "")
             wait = left if baseline is not None else min(left, baseline_at - now)
             if self.fd in self.open and wait > self.GATHER:
                 # A child usually has many replies coming in quick succession: let a
@@ -172,14 +244,17 @@ class Reader:
                 return Event("flood", detail=f"printed more than {MAX_FLOOD_BYTES >> 20} MiB")
 
     def _starved(self, start: float, seconds: float,
-                 baseline: tuple[float, float | None] | None) -> bool:
-        """Did the child get too little CPU to have used its time? (Never past STRETCH.)"""
-        if baseline is None or baseline[1] is None \
-                or time.monotonic() - start >= self.STRETCH * seconds:
+                 baseline: tuple | None) -> bool:
+        """Was the child starved since the baseline (time, its CPU, the idle time of the
+        CPUs it may use, those CPUs)? Never past STRETCH."""
+        now = time.monotonic()
+        if baseline is None or now - start >= self.STRETCH * seconds:
             return False
-        now = self.cpu()
-        since, cpu_then = baseline
-        return now is not None and now - cpu_then < self.BUSY_SHARE * (time.monotonic() - since)
+        since, cpu_then, idle_then, cpus = baseline
+        cpu_now, idle_now = self.cpu(), machine_idle_seconds(cpus)
+        used = None if cpu_now is None or cpu_then is None else cpu_now - cpu_then
+        idle = None if idle_now is None or idle_then is None else idle_now - idle_then
+        return starved(now - since, used, idle, self.cpu.runnable())
 
     def _drain_ready(self) -> bool:
         """Read whatever is ready now, without waiting; True if a reply byte arrived."""

@@ -65,6 +65,9 @@ class Limits:
     cpu_seconds: int = 60
     sandbox: bool = True
     zygote: bool = True  # fork children from a pre-started worker (else a fresh interpreter)
+    # Wall time for all of one run_modules call (a submission): however its deadlines
+    # were stretched, no child runs past it, and tasks not reached by then are not run.
+    submission_seconds: float = 300.0
 
 
 @dataclass(frozen=True)
@@ -149,19 +152,23 @@ def run_modules(files: dict[str, bytes], plan: list[tuple[str, list[Task]]],
     it touched: the child is replaced and the rest runs in the new one.
     """
     start = time.monotonic()
+    until = start + limits.submission_seconds
     outcomes: dict[str, dict[str, TaskOutcome]] = {module: {} for module, _ in plan}
     streams = {module: Streams() for module, _ in plan}
     seconds = dict.fromkeys(outcomes, 0.0)
     pending = [(module, task) for module, tasks in plan for task in tasks]
     children = 0
     report: dict = {}
-    while pending:
+    while pending and time.monotonic() < until:
         children += 1
         with tempfile.TemporaryDirectory(prefix="grader-run-", dir=RUN_ROOT) as top:
             workdir, sandbox = _prepare(Path(top), files, limits)
             done = _run_child(workdir, pending, limits, outcomes, streams, seconds, sandbox,
-                              report)
+                              report, until)
         pending = [(m, t) for m, t in pending[done:] if t.key not in outcomes[m]]
+    for module, task in pending:  # the submission's wall time is spent: no more children
+        outcomes[module][task.key] = TaskOutcome(
+            "timeout", detail=f"not run: {_spent(limits)}")
     if not any(tasks for _, tasks in plan):
         seconds = dict.fromkeys(outcomes, time.monotonic() - start)
     return {module: ModuleRun(module, outcomes[module], streams[module].text("stdout"),
@@ -199,9 +206,11 @@ def _stageable(name: str) -> bool:
 
 def _run_child(workdir: Path, entries: list[tuple[str, Task]], limits: Limits,
                outcomes: dict[str, dict[str, TaskOutcome]], streams: dict[str, Streams],
-               seconds: dict[str, float], sandbox: dict | None, report: dict) -> int:
-    """Run entries in one child until all are done or the child fails; returns how many
-    of ``entries`` are settled (run, or given the failure that ended the child)."""
+               seconds: dict[str, float], sandbox: dict | None, report: dict,
+               until: float) -> int:
+    """Run entries in one child until all are done, the child fails or ``until`` (the
+    submission's wall budget, a time.monotonic() value) passes; returns how many of
+    ``entries`` are settled (run, or given the failure that ended the child)."""
     parts = [(module, [t for _, t in group])
              for module, group in itertools.groupby(entries, key=lambda e: e[0])]
     proc, job_w, reply_r = spawn(workdir, _child_env(workdir), _rlimits(limits),
@@ -212,13 +221,14 @@ def _run_child(workdir: Path, entries: list[tuple[str, Task]], limits: Limits,
     reader = Reader(reply_r, proc, [streams[module] for module, _ in parts])
     settled = 0
     try:
-        confined = reader.next(limits.import_seconds)
+        confined = reader.next(limits.import_seconds, until=until)
         if confined.kind == "message":
             _check_confinement(confined.value, report)
             confined = None
         for module, tasks in parts:
             started = time.monotonic()
-            ran, child_lost = _run_part(reader, proc, confined, tasks, limits, outcomes[module])
+            ran, child_lost = _run_part(reader, proc, confined, tasks, limits, outcomes[module],
+                                        until)
             confined = None
             seconds[module] += time.monotonic() - started
             settled += ran
@@ -235,16 +245,17 @@ def _run_child(workdir: Path, entries: list[tuple[str, Task]], limits: Limits,
 
 
 def _run_part(reader: Reader, proc: Child, first: "Event | None", tasks: list[Task],
-              limits: Limits, outcomes: dict[str, TaskOutcome]) -> tuple[int, bool]:
+              limits: Limits, outcomes: dict[str, TaskOutcome],
+              until: float) -> tuple[int, bool]:
     """One module's import and tasks in a running child: (tasks settled, child lost?)."""
-    first = first or reader.next(limits.import_seconds)
+    first = first or reader.next(limits.import_seconds, until=until)
     if first.kind == "message" and not _is_ack(first.value):
         first = Event("protocol", detail="malformed first reply")
     if first.kind != "message" or "import_error" in first.value:
         _import_failed(first, tasks, outcomes, proc, limits)
         return len(tasks), first.kind != "message"
     for done, task in enumerate(tasks):
-        got = reader.next(limits.task_seconds, raw=True)
+        got = reader.next(limits.task_seconds, raw=True, until=until)
         outcome = _outcome_of(task, got.value) if got.kind == "payload" else None
         if outcome is not None and outcome.status != "protocol":
             outcomes[task.key] = outcome
@@ -305,8 +316,10 @@ def _failure(got: "Event", proc: Child, limits: Limits,
              importing: bool = False) -> TaskOutcome:
     phase = "while importing the module" if importing else ""
     if got.kind == "timeout":
-        seconds = limits.import_seconds if importing else limits.task_seconds
-        return TaskOutcome("timeout", detail=f"did not finish within {seconds:g} s {phase}".strip())
+        where = f" {phase}" if phase else ""
+        if got.detail == "until":
+            return TaskOutcome("timeout", detail=f"stopped{where}: {_spent(limits)}")
+        return TaskOutcome("timeout", detail=_late(got.value, limits, importing, where))
     if got.kind == "protocol":
         return TaskOutcome("protocol", detail=got.detail)
     if got.kind == "flood":
@@ -328,6 +341,20 @@ def _failure(got: "Event", proc: Child, limits: Limits,
         name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else str(-code)
         return TaskOutcome("crashed", detail=f"the process was killed by signal {name} {phase}".strip())
     return TaskOutcome("exited", detail=f"the process exited early with code {code} {phase}".strip())
+
+
+def _late(granted: float | None, limits: Limits, importing: bool, where: str) -> str:
+    """What a timeout says: the deadline the child really had (stretched where the
+    machine starved it)."""
+    seconds = limits.import_seconds if importing else limits.task_seconds
+    if granted is None or granted < seconds + 0.05:
+        return f"did not finish within {seconds:g} s{where}"
+    return (f"did not finish within {granted:.1f} s{where} (its {seconds:g} s deadline, "
+            "extended because the machine was busy)")
+
+
+def _spent(limits: Limits) -> str:
+    return f"the submission used its {limits.submission_seconds:g} s of wall time"
 
 
 def _task_outcome(reply: Any, values: wire.Values) -> TaskOutcome:
