@@ -334,11 +334,28 @@ def doctor():
     who = "root (children drop to a per-run uid)" if os.geteuid() == 0 else f"uid {os.geteuid()}"
     click.echo(f"grader runs as: {who}")
     click.echo(f"probe module: {outcome.status}")
+    missing = [*run.missing, *_unreported(run.active, run.missing)]
     for item in run.active:
         click.echo(f"  active   {item}")
-    for item in run.missing:
+    for item in missing:
         click.echo(f"  MISSING  {item}")
-    sys.exit(0 if outcome.status == "ok" and not run.missing else 1)
+    sys.exit(0 if outcome.status == "ok" and not missing else 1)
+
+
+# Protections every machine should give, each listed active or MISSING: (what the
+# probe's report names it by, what to call it when it says nothing of it).
+EXPECTED_PROTECTIONS = (
+    ("ipc namespace", "ipc namespace (SysV IPC and POSIX message queues shared)"),
+    ("seccomp", "seccomp (keyrings and ptrace open to student code)"),
+    ("memory cgroup", "memory cgroup (memory bounded per process only)"),
+    ("inode cap", "run folder inode cap (empty files fill memory)"),
+)
+
+
+def _unreported(active, missing) -> list[str]:
+    said = (*active, *missing)
+    return [label for key, label in EXPECTED_PROTECTIONS
+            if not any(key in item for item in said)]
 
 
 @main.command("explore")

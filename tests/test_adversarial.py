@@ -45,7 +45,7 @@ from grader.grade import Options, grade
 from grader.report.gradescope import to_gradescope
 from grader.report.text import check_lines
 from grader.results import SubmissionResult
-from grader.sandbox.run import UID_BASE
+from grader.sandbox.run import run_uids
 
 sys.path.insert(0, str(Path(__file__).parent / "adversarial"))
 import attacks as catalogue  # noqa: E402
@@ -324,9 +324,8 @@ def _processes() -> list[tuple[int, int, str, str]]:
 
 
 def _run_uids(grader_pid: int) -> range:
-    """The per-run uids a grader process with this pid hands out (grader/sandbox/run.py)."""
-    first = UID_BASE + (grader_pid % 4000) * 64
-    return range(first, first + 64)
+    """The per-run uids a grader process with this pid hands out (grader/sandbox/uids.py)."""
+    return run_uids(grader_pid)
 
 
 def survivors(marker: str, grader_pid: int, wait: float = 3.0) -> list[str]:

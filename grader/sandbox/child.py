@@ -6,9 +6,13 @@ order and streams one acknowledgement per module and one reply per task. It
 never sees expected values: judging happens in the grader's own process. Everything here assumes the student's code may misbehave, so every
 call is wrapped and every reply carries plain data only.
 
-Imports only the standard library, numpy, ``wire`` and ``confine`` (this
-folder is the child's only grader path entry; the reference engine is not
-importable here, and the grader's package is hidden once confined).
+Imports only the standard library, numpy, ``wire``, ``confine`` and ``seccomp``
+(this folder is the child's only grader path entry; the reference engine is not
+importable here, and the grader's package is hidden once confined). Before the
+first student module loads, these runtime modules are dropped from
+``sys.modules`` and their folder from ``sys.path`` (see ``_forget_runtime``):
+the code keeps running, but ``import child`` no longer finds the grader's
+callables (``PROVIDED``).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import warnings
 import numpy as np
 
 import confine
+import seccomp
 import wire
 
 MAX_MESSAGE = 500
@@ -107,6 +112,7 @@ def main(job_fd: int, reply_fd: int) -> None:
     # Sent before any student code exists in this process, so the grader can
     # trust this one message; everything after it may be forged.
     _send(reply, {"confined": True, "active": active, "missing": missing})
+    _forget_runtime()
     sys.dont_write_bytecode = True
     # The submission goes last on the path so a student file named numpy.py
     # cannot shadow the real numpy.
@@ -123,6 +129,32 @@ def main(job_fd: int, reply_fd: int) -> None:
         _send(reply, {"imported": True})
         for task in tasks:
             _send(reply, run_task(module, task))
+
+
+# The child's own modules, as this folder names them (spawn.py's BOOT and zygote.py).
+RUNTIME = ("child", "confine", "seccomp", "wire", "zygote")
+
+
+def _forget_runtime() -> None:
+    """Make the runtime unreachable by name before student code loads.
+
+    PROVIDED hands out the grader's own activations, bit-identical to the reference:
+    ``from child import PROVIDED`` would answer a graded function with them. The
+    functions running now hold their modules' globals themselves, so the modules go
+    from sys.modules, from the namespace that imported them (``__main__``, and the
+    zygote's, which holds ``child``), and their folder from sys.path (it is hidden by a
+    tmpfs once confined; unconfined, it is still on disk). What remains reachable is
+    only what introspection finds (frames, gc): see SECURITY.md.
+    """
+    folder = os.path.dirname(os.path.abspath(__file__))
+    for holder in (sys.modules.get("__main__"), sys.modules.get("zygote")):
+        if holder is not None:
+            for name in RUNTIME:
+                vars(holder).pop(name, None)
+    for name in RUNTIME:
+        sys.modules.pop(name, None)
+    sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != folder]
+    sys.path_importer_cache.pop(folder, None)
 
 
 # As grader.sandbox.reader.NEXT_MODULE (this folder cannot import the grader's package).
@@ -160,7 +192,8 @@ def isolate(sandbox: dict, reply_fd: int) -> tuple[list, list]:
             if os.geteuid() == 0:
                 active += confine.reach(python, sandbox["stage"])
             active += confine.hide(sandbox["hide"])
-            active += confine.cap_folder(os.getcwd(), sandbox["disk_mb"], sandbox["uid"])
+            active += confine.cap_folder(os.getcwd(), sandbox["disk_mb"], sandbox["disk_files"],
+                                         sandbox["uid"])
         except OSError as exc:
             missing.append(f"mounts ({exc.strerror})")
     if os.geteuid() == 0:
@@ -175,6 +208,13 @@ def isolate(sandbox: dict, reply_fd: int) -> tuple[list, list]:
             missing.append("landlock (not offered by this kernel)")
     except OSError as exc:
         missing.append(f"landlock ({exc.strerror})")
+    try:
+        applied = seccomp.install()
+        active += applied
+        if not applied:
+            missing.append("seccomp (keyrings open: not an x86_64 machine)")
+    except OSError as exc:
+        missing.append(f"seccomp ({exc.strerror})")
     return active, missing
 
 

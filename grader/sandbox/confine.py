@@ -3,14 +3,17 @@
 Runs inside the child, as the child's own first steps, in this order:
 
 1. ``enter_namespaces``: a new PID namespace (every process the submission
-   starts lives and dies in it), a new network namespace (no network at all)
-   and a private mount namespace; when the grader is not root, a user
-   namespace first, which is what lets an unprivileged process make the others.
+   starts lives and dies in it), a new network namespace (no network at all),
+   a new IPC namespace (SysV segments, semaphores and message queues and POSIX
+   message queues of its own, destroyed with its last process: nothing to
+   publish to a classmate's run, no host memory held after it) and a private
+   mount namespace; when the grader is not root, a user namespace first, which
+   is what lets an unprivileged process make the others.
 2. Mounts: ``reach`` (as root) makes the Python installation reachable for an
    unprivileged uid (a tmpfs over a closed ancestor such as /root, with the
    installation bind-mounted back at its own path; the rest stays hidden);
    ``hide`` covers the grader's own package; ``cap_folder`` puts the run
-   folder on a size-limited tmpfs.
+   folder on a tmpfs limited in size and in inodes.
 3. ``drop_privileges``: as root, switch to a per-run unprivileged uid, so
    process-count limits bind and root's powers are gone.
 4. ``landlock``: read access only to the Python installation, system
@@ -32,6 +35,7 @@ import sys
 _libc = ctypes.CDLL(None, use_errno=True)
 
 CLONE_NEWNS = 0x00020000
+CLONE_NEWIPC = 0x08000000
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
@@ -63,15 +67,15 @@ _mount_namespace = False
 
 
 def enter_namespaces() -> list[str]:
-    """Unshare PID, network and mount (and, unless root, user) namespaces; fork next."""
+    """Unshare PID, network, IPC and mount (and, unless root, user) namespaces; fork next."""
     global _mount_namespace
-    active = ["pid namespace", "network namespace", "mount namespace"]
+    active = ["pid namespace", "network namespace", "ipc namespace", "mount namespace"]
+    flags = CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWNS
     if os.geteuid() == 0:
-        _check(_libc.unshare(CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWNS), "unshare")
+        _check(_libc.unshare(flags), "unshare")
     else:
         uid, gid = os.geteuid(), os.getegid()
-        _check(_libc.unshare(CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWNS),
-               "unshare")
+        _check(_libc.unshare(CLONE_NEWUSER | flags), "unshare")
         # Map only our own ids: the namespace grants nothing outside it.
         _write("/proc/self/setgroups", "deny")
         _write("/proc/self/uid_map", f"{uid} {uid} 1")
@@ -99,21 +103,24 @@ def hide(paths: list[str]) -> list[str]:
     return hidden
 
 
-def cap_folder(path: str, size_mb: int, uid: int | None) -> list[str]:
-    """Put the run folder on a tmpfs of ``size_mb``, so writing many files cannot fill the
-    disk. The folder's files are carried over; this process moves into the new folder."""
+def cap_folder(path: str, size_mb: int, inodes: int, uid: int | None) -> list[str]:
+    """Put the run folder on a tmpfs of ``size_mb`` and ``inodes`` entries, so writing many
+    files cannot fill the disk, and empty ones (which cost no bytes of the size, but kernel
+    memory for each inode) cannot fill memory. The folder's files are carried over; this
+    process moves into the new folder."""
     files = {}
     for name in os.listdir(path):
         with open(os.path.join(path, name), "rb") as f:
             files[name] = f.read()
     owner = f",uid={uid},gid={uid}" if uid is not None else ""
     _check(_libc.mount(b"tmpfs", path.encode(), b"tmpfs", 0,
-                       f"mode=0755,size={size_mb}m{owner}".encode()), f"tmpfs on {path}")
+                       f"mode=0755,size={size_mb}m,nr_inodes={inodes}{owner}".encode()),
+           f"tmpfs on {path}")
     os.chdir(path)  # the old cwd is the folder now covered
     for name, data in files.items():
         with open(name, "wb") as f:
             f.write(data)
-    return [f"run folder capped at {size_mb} MiB"]
+    return [f"run folder capped at {size_mb} MiB", f"run folder inode cap: {inodes} files"]
 
 
 def reach(paths: list[str], stage: str) -> list[str]:

@@ -22,21 +22,28 @@ from pathlib import Path
 from typing import Any
 
 from grader.errors import GraderError
-from grader.memo import IdentityMemo
-from grader.sandbox import wire
+from grader.memo import IdentityMemo, ReplyMemo
+from grader.sandbox import cgroup, wire
 from grader.sandbox.reader import MAX_STREAM_BYTES, Event, Reader, Streams
 from grader.sandbox.spawn import CHILD_ENV, SANDBOX_DIR, Child, spawn
+from grader.sandbox.uids import UID_BASE, next_uid, run_uids
 
 __all__ = ["Call", "Limits", "MAX_STREAM_BYTES", "ModuleRun", "Task", "TaskOutcome",
-           "child_cpu_seconds", "probe", "run_module", "run_modules"]
+           "UID_BASE", "child_cpu_seconds", "probe", "run_module", "run_modules", "run_uids"]
 
 GRADER_DIR = SANDBOX_DIR.parent  # hidden from the child: it holds the reference engine
 MAX_FILE_MB = 16
 MAX_DISK_MB = 64  # all files of a run together
+MAX_DISK_FILES = 1024  # files and folders of a run (each inode is kernel memory)
 MAX_PROCESSES = 16  # per run uid, threads included; each may use memory_mb
 MAX_OPEN_FILES = 64
-UID_BASE = 200_000
+# A run's memory cgroup holds memory_mb (one process's arrays) plus the run folder,
+# plus this for the interpreters, page tables and kernel memory of its processes.
+MEMORY_MARGIN_MB = 128
 NATURAL_EXIT = 0.2  # seconds a child that answered everything gets to end by itself
+# All of a submission's replies together (the reference solutions return about 5 MiB):
+# they are all held until its modules are judged, so this bounds the grader's memory.
+MAX_REPLIES_MB = 128
 
 
 def _run_root() -> str | None:
@@ -48,7 +55,6 @@ def _run_root() -> str | None:
 
 
 RUN_ROOT = _run_root()
-_runs = itertools.count()
 
 
 class SandboxError(GraderError):
@@ -152,23 +158,22 @@ def run_modules(files: dict[str, bytes], plan: list[tuple[str, list[Task]]],
     it touched: the child is replaced and the rest runs in the new one.
     """
     start = time.monotonic()
-    until = start + limits.submission_seconds
+    budget = _Budget(start + limits.submission_seconds, MAX_REPLIES_MB << 20)
     outcomes: dict[str, dict[str, TaskOutcome]] = {module: {} for module, _ in plan}
     streams = {module: Streams() for module, _ in plan}
     seconds = dict.fromkeys(outcomes, 0.0)
     pending = [(module, task) for module, tasks in plan for task in tasks]
     children = 0
     report: dict = {}
-    while pending and time.monotonic() < until:
+    while pending and budget.left():
         children += 1
         with tempfile.TemporaryDirectory(prefix="grader-run-", dir=RUN_ROOT) as top:
             workdir, sandbox = _prepare(Path(top), files, limits)
             done = _run_child(workdir, pending, limits, outcomes, streams, seconds, sandbox,
-                              report, until)
+                              report, budget)
         pending = [(m, t) for m, t in pending[done:] if t.key not in outcomes[m]]
-    for module, task in pending:  # the submission's wall time is spent: no more children
-        outcomes[module][task.key] = TaskOutcome(
-            "timeout", detail=f"not run: {_spent(limits)}")
+    for module, task in pending:  # the submission's budget is spent: no more children
+        outcomes[module][task.key] = budget.spent(limits, "not run")
     if not any(tasks for _, tasks in plan):
         seconds = dict.fromkeys(outcomes, time.monotonic() - start)
     return {module: ModuleRun(module, outcomes[module], streams[module].text("stdout"),
@@ -190,11 +195,15 @@ def _prepare(top: Path, files: dict[str, bytes], limits: Limits) -> tuple[Path, 
         return workdir, None
     uid = None
     if os.geteuid() == 0:
-        # A uid of its own per run: process limits bind, and it owns nothing else.
-        uid = UID_BASE + (os.getpid() % 4000) * 64 + next(_runs) % 64
+        # A uid of its own per run, never one an earlier run left anything under
+        # (uids.py): process limits bind, and it owns nothing else.
+        try:
+            uid = next_uid()
+        except OSError as exc:
+            raise SandboxError(f"no run uid is free: {exc} (run `grader doctor`)") from exc
         os.chown(workdir, uid, uid)
     return workdir, {"uid": uid, "stage": str(stage), "hide": [str(GRADER_DIR)],
-                     "disk_mb": MAX_DISK_MB}
+                     "disk_mb": MAX_DISK_MB, "disk_files": MAX_DISK_FILES}
 
 
 def _stageable(name: str) -> bool:
@@ -207,28 +216,31 @@ def _stageable(name: str) -> bool:
 def _run_child(workdir: Path, entries: list[tuple[str, Task]], limits: Limits,
                outcomes: dict[str, dict[str, TaskOutcome]], streams: dict[str, Streams],
                seconds: dict[str, float], sandbox: dict | None, report: dict,
-               until: float) -> int:
-    """Run entries in one child until all are done, the child fails or ``until`` (the
-    submission's wall budget, a time.monotonic() value) passes; returns how many of
-    ``entries`` are settled (run, or given the failure that ended the child)."""
+               budget: "_Budget") -> int:
+    """Run entries in one child until all are done, the child fails or the submission's
+    budget is spent; returns how many of ``entries`` are settled (run, or given the
+    failure that ended the child)."""
     parts = [(module, [t for _, t in group])
              for module, group in itertools.groupby(entries, key=lambda e: e[0])]
     proc, job_w, reply_r = spawn(workdir, _child_env(workdir), _rlimits(limits),
                                  use_zygote=limits.zygote)
+    # Into its memory cgroup before it has its job, so before any of its processes or
+    # student code exists; _failure asks it whether the kernel's OOM killer ended it.
+    proc.memory = _memory_group(proc.pid, limits, sandbox)
     job = wire.pack_job({"sandbox": sandbox, "parts": [
         (module, [_task_message(t) for t in tasks]) for module, tasks in parts]})
     threading.Thread(target=_write_and_close, args=(job_w, job), daemon=True).start()
     reader = Reader(reply_r, proc, [streams[module] for module, _ in parts])
     settled = 0
     try:
-        confined = reader.next(limits.import_seconds, until=until)
+        confined = reader.next(limits.import_seconds, until=budget.until)
         if confined.kind == "message":
-            _check_confinement(confined.value, report)
+            _check_confinement(confined.value, report, proc.memory)
             confined = None
         for module, tasks in parts:
             started = time.monotonic()
             ran, child_lost = _run_part(reader, proc, confined, tasks, limits, outcomes[module],
-                                        until)
+                                        budget)
             confined = None
             seconds[module] += time.monotonic() - started
             settled += ran
@@ -240,26 +252,40 @@ def _run_child(workdir: Path, entries: list[tuple[str, Task]], limits: Limits,
         return settled
     finally:
         proc.kill()
+        proc.memory.close()
         reader.drain_and_close()
         _account(proc.cpu)
 
 
+def _memory_group(pid: int, limits: Limits, sandbox: dict | None):
+    """The child's memory cgroup (cgroup.py), or a stand-in saying why there is none."""
+    if sandbox is None:
+        return cgroup.NoGroup("sandbox off")
+    return cgroup.create(limits.memory_mb + MAX_DISK_MB + MEMORY_MARGIN_MB).attach(pid)
+
+
 def _run_part(reader: Reader, proc: Child, first: "Event | None", tasks: list[Task],
               limits: Limits, outcomes: dict[str, TaskOutcome],
-              until: float) -> tuple[int, bool]:
+              budget: "_Budget") -> tuple[int, bool]:
     """One module's import and tasks in a running child: (tasks settled, child lost?)."""
-    first = first or reader.next(limits.import_seconds, until=until)
+    first = first or reader.next(limits.import_seconds, until=budget.until)
     if first.kind == "message" and not _is_ack(first.value):
         first = Event("protocol", detail="malformed first reply")
     if first.kind != "message" or "import_error" in first.value:
         _import_failed(first, tasks, outcomes, proc, limits)
         return len(tasks), first.kind != "message"
     for done, task in enumerate(tasks):
-        got = reader.next(limits.task_seconds, raw=True, until=until)
-        outcome = _outcome_of(task, got.value) if got.kind == "payload" else None
-        if outcome is not None and outcome.status != "protocol":
-            outcomes[task.key] = outcome
-            continue
+        got = reader.next(limits.task_seconds, raw=True, until=budget.until)
+        outcome = None
+        if got.kind == "payload":
+            budget.reply_bytes -= len(got.value)
+            if budget.reply_bytes < 0:  # the child is stopped, as for an output flood
+                outcome = budget.spent(limits, "stopped")
+            else:
+                outcome = _outcome_of(task, got.value)
+                if outcome.status != "protocol":
+                    outcomes[task.key] = outcome
+                    continue
         # A malformed reply means the child no longer follows the protocol:
         # like a crash, it costs this task and the child is replaced.
         outcomes[task.key] = outcome or _failure(got, proc, limits)
@@ -285,16 +311,18 @@ def child_cpu_seconds() -> float:
     return _cpu_used[0]
 
 
-def _check_confinement(value: Any, report: dict) -> None:
-    """Read the child's first message, sent before any student code was loaded."""
+def _check_confinement(value: Any, report: dict, memory) -> None:
+    """Read the child's first message, sent before any student code was loaded; the
+    grader's own protection (the memory cgroup) joins what the child reported."""
     if isinstance(value, dict) and "sandbox_error" in value:
         raise SandboxError(f"the sandbox could not be set up: {_text(value['sandbox_error'])}"
                            " (run `grader doctor`)")
     if not (isinstance(value, dict) and value.get("confined") is True):
         raise SandboxError("the child sent no confinement report (run `grader doctor`)")
     if not report:
-        report["active"] = [_text(a) for a in value.get("active", ())]
-        report["missing"] = [_text(m) for m in value.get("missing", ())]
+        active, missing = memory.report()
+        report["active"] = [_text(a) for a in value.get("active", ())] + active
+        report["missing"] = [_text(m) for m in value.get("missing", ())] + missing
 
 
 def _is_ack(value: Any) -> bool:
@@ -329,6 +357,8 @@ def _failure(got: "Event", proc: Child, limits: Limits,
     code = proc.wait(timeout=1.0)
     proc.kill()
     code = proc.wait() if code is None else code
+    if _out_of_memory(proc):
+        return _memory_limit(limits, phase)
     if code is None:  # its starter (the zygote) went away before telling us
         return TaskOutcome("exited", detail=f"the process ended {phase}".strip())
     if code == -signal.SIGXCPU:
@@ -343,6 +373,23 @@ def _failure(got: "Event", proc: Child, limits: Limits,
     return TaskOutcome("exited", detail=f"the process exited early with code {code} {phase}".strip())
 
 
+def _out_of_memory(proc: Child) -> bool:
+    """Did the kernel's OOM killer end one of the child's processes (its memory cgroup
+    reached its limit)? Any of them: the runner, its init or a helper it started."""
+    memory = getattr(proc, "memory", None)
+    return memory is not None and memory.oom_killed()
+
+
+def _memory_limit(limits: Limits, phase: str) -> TaskOutcome:
+    """The child went past its memory cgroup: reported as the MemoryError it stands for
+    (the checks' "memory limit"), whichever of its processes the kernel chose to kill."""
+    total = limits.memory_mb + MAX_DISK_MB + MEMORY_MARGIN_MB
+    where = f" {phase}" if phase else ""
+    return TaskOutcome("exception", error=ErrorInfo(
+        "MemoryError", f"the submission's processes used more than {total} MiB of memory "
+                       f"together (files in memory included){where}"))
+
+
 def _late(granted: float | None, limits: Limits, importing: bool, where: str) -> str:
     """What a timeout says: the deadline the child really had (stretched where the
     machine starved it)."""
@@ -355,6 +402,24 @@ def _late(granted: float | None, limits: Limits, importing: bool, where: str) ->
 
 def _spent(limits: Limits) -> str:
     return f"the submission used its {limits.submission_seconds:g} s of wall time"
+
+
+@dataclass
+class _Budget:
+    """What is left of a submission's wall time and reply bytes."""
+
+    until: float  # time.monotonic() at which the wall time is spent
+    reply_bytes: int
+
+    def left(self) -> bool:
+        return self.reply_bytes >= 0 and time.monotonic() < self.until
+
+    def spent(self, limits: Limits, what: str) -> TaskOutcome:
+        """The outcome of a task the spent budget stops (``what``: "stopped", "not run")."""
+        if self.reply_bytes < 0:
+            return TaskOutcome("output limit", detail=f"{what}: the submission returned more "
+                                                      f"than {MAX_REPLIES_MB} MiB of data in all")
+        return TaskOutcome("timeout", detail=f"{what}: {_spent(limits)}")
 
 
 def _task_outcome(reply: Any, values: wire.Values) -> TaskOutcome:
@@ -410,8 +475,12 @@ def _error_info(value: Any) -> ErrorInfo:
 
 
 _encoded = IdentityMemo()  # task calls -> their job message
-_replies = IdentityMemo()  # task calls -> [(reply bytes, outcome)], most recent first
+REPLY_KEPT_BYTES = 1 << 20  # a larger reply is decoded afresh each time, never kept
+REPLIES_BYTES = 64 << 20  # all kept replies together, least recently used dropped first
 REPLIES_KEPT = 8  # distinct replies remembered per shared task (most classes have a few)
+# task calls -> reply bytes -> outcome. Sized by bytes: a student chooses how large
+# a reply is, and the grader keeps these for every later student it grades.
+_replies = ReplyMemo(REPLY_KEPT_BYTES, REPLIES_BYTES, REPLIES_KEPT)
 
 
 def _outcome_of(task: Task, payload: bytes) -> TaskOutcome:
@@ -423,16 +492,12 @@ def _outcome_of(task: Task, payload: bytes) -> TaskOutcome:
     weights, and the outcome keeps the bytes alive anyway (its arrays are views)."""
     if not task.shared:
         return _decoded(payload)
-    seen = _replies.get((task.calls,), list)
-    for n, (known, outcome) in enumerate(seen):
-        if known == payload:  # bytes compare their lengths first
-            if n:
-                seen.insert(0, seen.pop(n))
-            return outcome
+    known = _replies.find((task.calls,), payload)
+    if known is not None:
+        return known
     outcome = _decoded(payload)
-    if outcome.status != "protocol" and REPLIES_KEPT:
-        seen.insert(0, (payload, outcome))
-        del seen[REPLIES_KEPT:]
+    if outcome.status != "protocol":
+        _replies.add((task.calls,), payload, outcome)
     return outcome
 
 

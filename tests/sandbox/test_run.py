@@ -550,9 +550,10 @@ def test_no_process_the_submission_started_outlives_its_run(how):
 
 
 FORGER = source("""
-    import json, os, sys
-    sys.path.insert(0, sys.argv[1])  # the grader's sandbox folder: where wire.py lives
-    import wire
+    import json, os, struct, sys
+
+    class wire:  # the reply framing of grader/sandbox/wire.py (the runtime is not importable)
+        LENGTH, HEADER_LENGTH = struct.Struct("<Q"), struct.Struct("<I")
 
     REPLY_FD = int(sys.argv[3])
     # A reply's envelope is plain JSON; only return values are value trees.
@@ -644,12 +645,11 @@ def test_a_forged_sandbox_error_cannot_stop_the_grader():
     # Only the child's first message (sent before student code exists) may report a
     # sandbox failure; a submission writing one at import costs only its own cases.
     src = source("""
-        import json, os, sys
-        sys.path.insert(0, sys.argv[1])
-        import wire
+        import json, os, struct, sys
+        LENGTH, HEADER_LENGTH = struct.Struct("<Q"), struct.Struct("<I")  # as wire.py's
         header = json.dumps({"blobs": [], "body": {"sandbox_error": "forged"}}).encode()
-        payload = wire.HEADER_LENGTH.pack(len(header)) + header
-        os.write(int(sys.argv[3]), wire.LENGTH.pack(len(payload)) + payload)
+        payload = HEADER_LENGTH.pack(len(header)) + header
+        os.write(int(sys.argv[3]), LENGTH.pack(len(payload)) + payload)
 
         def ok():
             return 1
