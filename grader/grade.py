@@ -186,7 +186,7 @@ def _judge(plan: _Plan, run: ModuleRun | None, course: Course,
                           run.stdout, run.stderr, run.seconds, run.active, run.missing)
 
 
-_judgments = IdentityMemo(limit=1 << 14)
+_judgments = IdentityMemo(limit=1 << 14, weak=1)  # held no longer than the reply (outcome) it judged
 
 
 def _judged(spec: CheckDef, case: Case, outcome: TaskOutcome, tol) -> CaseResult:
