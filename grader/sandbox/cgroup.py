@@ -129,8 +129,33 @@ def _place() -> _Place | str:
     """The grader's own memory cgroup (v2 preferred), or why there is none."""
     with _lock:
         if "place" not in _place_cache:
-            _place_cache["place"] = _find_place()
+            _place_cache["place"] = place = _find_place()
+            if isinstance(place, _Place):
+                _sweep_dead(place.path)
         return _place_cache["place"]
+
+
+def _sweep_dead(folder: str) -> None:
+    """Remove the empty groups a grader that is gone left behind (killed before it could).
+    A group still holding processes is left alone: they are not this grader's."""
+    for name in os.listdir(folder):
+        parts = name.split("-")
+        if len(parts) == 3 and parts[0] == "gradflow" and parts[1].isdigit() \
+                and not _alive(int(parts[1])):
+            try:
+                os.rmdir(os.path.join(folder, name))
+            except OSError:
+                pass
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
 
 
 def _find_place() -> _Place | str:

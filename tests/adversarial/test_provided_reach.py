@@ -15,6 +15,7 @@ import pytest
 from grader.checks import CATALOGUE
 from grader.course import load_course
 from grader.grade import Options, grade_files
+from grader.sandbox.run import Call, Limits, Task, run_module
 
 ROOT = Path(__file__).resolve().parents[2]
 SOLUTIONS = ROOT / "solutions"
@@ -84,3 +85,27 @@ def test_the_provided_callables_cannot_answer_a_graded_function(course, attack):
 def test_the_solutions_still_score_full_marks(course):
     checks = graded(course, "")
     assert checks and all(c.score == c.max_score for c in checks.values())
+
+
+REACH = """
+import sys
+
+
+def reach():
+    found = [name for name in ("child", "wire", "confine", "seccomp", "zygote")
+             if name in sys.modules or name in vars(sys.modules["__main__"])]
+    try:
+        import child  # noqa: F401
+        found.append("import child")
+    except ImportError:
+        pass
+    return found
+"""
+
+
+@pytest.mark.parametrize("zygote", [True, False], ids=["forked", "fresh interpreter"])
+def test_no_runtime_module_is_reachable_by_name(zygote):
+    limits = Limits(task_seconds=10.0, import_seconds=10.0, zygote=zygote)
+    run = run_module({"m.py": REACH.encode()}, "m", [Task("t", "t", (Call("reach"),))], limits)
+    outcome = run.outcomes["t"]
+    assert outcome.status == "ok" and outcome.calls[0].value == []
