@@ -10,7 +10,6 @@ one core at a time.
 
 from __future__ import annotations
 
-import ctypes
 import multiprocessing
 import os
 import signal
@@ -24,8 +23,7 @@ from grader.batch.render import StudentFiles
 from grader.course import Course
 from grader.errors import GraderError
 from grader.grade import Options, grade_files
-
-PR_SET_PDEATHSIG = 1
+from grader.sandbox.spawn import die_with_parent
 
 
 @dataclass(frozen=True)
@@ -84,16 +82,8 @@ def _start_worker(course: Course, secret: bytes | None, parent: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # A batch killed with SIGKILL cannot shut its pool down, and a worker waiting for
     # work would wait for ever (its siblings keep the queue open): die with the batch.
-    _die_with_parent(parent)
-
-
-def _die_with_parent(parent: int) -> None:
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    except (AttributeError, OSError):
-        pass  # not Linux: the worker then outlives a killed batch until its next task
-    if os.getppid() != parent:  # the batch died before the line above
-        os._exit(1)
+    # (Its zygote ends when the worker's end of its socket closes, and kills its runs.)
+    die_with_parent(parent)
 
 
 def _grade_here(job: Job) -> StudentFiles:

@@ -22,6 +22,7 @@ import ctypes
 import importlib
 import itertools
 import os
+import select
 import signal
 import sys
 import warnings
@@ -218,13 +219,38 @@ def isolate(sandbox: dict, reply_fd: int) -> tuple[list, list]:
     return active, missing
 
 
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(parent_alive) -> None:
+    """SIGKILL this process when the thread that forked it dies, so a killed grader
+    takes its sandboxes along; ``parent_alive()`` closes the race with a parent that
+    died before this was armed. The kernel forgets it on a change of credentials
+    (setuid; entering a user namespace as its owner is not one), so it is set only in
+    processes that keep theirs."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (AttributeError, OSError):
+        return  # not Linux: nothing to arm
+    if not parent_alive():
+        os._exit(1)
+
+
+def _reader_open(write_fd: int) -> bool:
+    """Is the read end of this pipe still open somewhere (its holder alive)?"""
+    poller = select.poll()
+    poller.register(write_fd, select.POLLOUT)
+    return not any(events & select.POLLERR for _, events in poller.poll(0))
+
+
 def _fork_into_namespace(reply_fd: int) -> None:
     """After unsharing a PID namespace: return in PID 2 of it, the runner.
 
     This process waits outside; PID 1 waits inside and reaps orphans. When the
     runner ends, PID 1 ends, and the kernel kills every other process in the
     namespace: nothing the submission started outlives its run, whatever it
-    did with setsid or double forks.
+    did with setsid or double forks. PID 1 dies with this process (which dies
+    with its starter), and so takes the namespace with it.
     """
     status_r, status_w = os.pipe()
     init = os.fork()
@@ -234,6 +260,9 @@ def _fork_into_namespace(reply_fd: int) -> None:
         os.waitpid(init, 0)
         _exit_like(int(os.read(status_r, 32) or b"256"))
     os.close(status_r)
+    # Its parent is outside the namespace, so getppid() says 0 whether or not it is
+    # alive; the status pipe's read end, held only by that parent, tells instead.
+    die_with_parent(lambda: _reader_open(status_w))
     runner = os.fork()
     if runner:
         os.close(reply_fd)

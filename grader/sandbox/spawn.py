@@ -6,6 +6,7 @@ pipes, wait, kill), so the runner does not care which it got.
 
 from __future__ import annotations
 
+import ctypes
 import fcntl
 import itertools
 import json
@@ -207,13 +208,16 @@ def spawn(workdir: Path, env: dict[str, str], rlimits: dict[str, tuple[int, int]
             pass  # a fresh interpreter, on fresh pipes, instead
     with _ChildPipes(output=False) as pipes:
         job_r, reply_w = pipes.child_fds
+        grader = os.getpid()
         proc = subprocess.Popen(
             # -u: what the student printed before a crash or timeout still reaches us.
             [sys.executable, "-I", "-u", "-c", BOOT, str(SANDBOX_DIR), str(job_r),
              str(reply_w)],
             cwd=workdir, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
             stderr=subprocess.PIPE, pass_fds=(job_r, reply_w), start_new_session=True,
-            preexec_fn=lambda: _apply(rlimits))
+            # The calling thread waits for this child and kills it, so it outlives it:
+            # it is the parent whose death (a killed grader) must take the child along.
+            preexec_fn=lambda: (_apply(rlimits), die_with_parent(grader)))
         return _PopenChild(proc), *pipes.ours()
 
 
@@ -257,6 +261,20 @@ def _widen(fd: int) -> None:
         fcntl.fcntl(fd, F_SETPIPE_SZ, REPLY_PIPE_BYTES)
     except OSError:
         pass  # a lower system limit: the default size works, only a little slower
+
+
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(parent: int) -> None:
+    """SIGKILL this process when the thread that started it dies (Linux; elsewhere it
+    outlives a killed parent), and end it now if ``parent`` is already gone."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (AttributeError, OSError):
+        pass
+    if os.getppid() != parent:  # it died before the line above
+        os._exit(1)
 
 
 def _apply(rlimits: dict[str, tuple[int, int]]) -> None:

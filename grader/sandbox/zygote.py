@@ -6,6 +6,10 @@ For each request it receives the child's pipes over a Unix socket, forks, and
 the fork becomes an ordinary child: own session, limits, environment, then
 ``child.main``, which confines itself before loading any student code. The
 zygote reports each fork's pid, and its exit status once it ends.
+
+Nothing outlives the grader: when its end of the socket closes (the grader ended,
+however it was killed), the zygote kills every child it started and ends, and each
+child is armed to die with the zygote should the zygote itself be killed.
 """
 
 from __future__ import annotations
@@ -37,31 +41,41 @@ def serve(sock_fd: int) -> None:
     selector = selectors.DefaultSelector()
     selector.register(sock, selectors.EVENT_READ)
     selector.register(wake_r, selectors.EVENT_READ)
+    children: set[int] = set()  # started and not yet reaped
     while True:
         for key, _ in selector.select():
             if key.fileobj is sock:
-                if not _spawn(sock):
-                    return  # the grader went away
+                if not _spawn(sock, children):
+                    _kill_all(children)  # the grader went away: so do its runs
+                    return
             else:
                 os.read(wake_r, 4096)
-        _reap(sock)
+        _reap(sock, children)
 
 
-def _spawn(sock: socket.socket) -> bool:
-    data, fds, _, _ = socket.recv_fds(sock, MAX_REQUEST, 4)
+def _spawn(sock: socket.socket, children: set[int]) -> bool:
+    try:
+        data, fds, _, _ = socket.recv_fds(sock, MAX_REQUEST, 4)
+    except OSError:
+        return False
     if not data:
         return False
     request = json.loads(data)
+    zygote = os.getpid()
     pid = os.fork()
     if pid == 0:
-        _become_child(request, fds)
+        _become_child(request, fds, zygote)
+    children.add(pid)
     for fd in fds:
         os.close(fd)
-    sock.send(json.dumps({"pid": pid, "id": request["id"]}).encode())
+    try:
+        sock.send(json.dumps({"pid": pid, "id": request["id"]}).encode())
+    except OSError:
+        return False
     return True
 
 
-def _reap(sock: socket.socket) -> None:
+def _reap(sock: socket.socket, children: set[int]) -> None:
     while True:
         try:
             pid, status, usage = os.wait4(-1, os.WNOHANG)
@@ -69,14 +83,31 @@ def _reap(sock: socket.socket) -> None:
             return
         if pid == 0:
             return
+        children.discard(pid)
         # The CPU a run cost, its confinement and every process it waited for included.
         cpu = usage.ru_utime + usage.ru_stime
-        sock.send(json.dumps({"exit": pid, "status": status, "cpu": cpu}).encode())
+        try:
+            sock.send(json.dumps({"exit": pid, "status": status, "cpu": cpu}).encode())
+        except OSError:
+            pass  # the grader is gone; the loop notices at its next read
 
 
-def _become_child(request: dict, fds: list[int]) -> None:
+def _kill_all(children: set[int]) -> None:
+    """SIGKILL each child's process group (its own session), then the child itself (in
+    case it had not yet made one); a child's namespace init and runner die with it."""
+    for pid in children:
+        for kill in (os.killpg, os.kill):
+            try:
+                kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+
+
+def _become_child(request: dict, fds: list[int], zygote: int) -> None:
     """In the fork: look exactly like a freshly started child, then run it."""
     try:
+        # The zygote has one thread, the one that forked this: if it is killed, so is this.
+        child.die_with_parent(lambda: os.getppid() == zygote)
         job_r, reply_w, out_w, err_w = fds
         signal.set_wakeup_fd(-1)
         for sig in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM, signal.SIGPIPE):
