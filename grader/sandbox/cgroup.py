@@ -17,6 +17,7 @@ on with the per-process limits only (``grader doctor`` shows it MISSING).
 
 from __future__ import annotations
 
+import errno
 import itertools
 import os
 import signal
@@ -138,7 +139,11 @@ def _place() -> _Place | str:
 def _sweep_dead(folder: str) -> None:
     """Remove the empty groups a grader that is gone left behind (killed before it could).
     A group still holding processes is left alone: they are not this grader's."""
-    for name in os.listdir(folder):
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return
+    for name in names:
         parts = name.split("-")
         if len(parts) == 3 and parts[0] == "gradflow" and parts[1].isdigit() \
                 and not _alive(int(parts[1])):
@@ -159,8 +164,6 @@ def _alive(pid: int) -> bool:
 
 
 def _find_place() -> _Place | str:
-    if os.geteuid() != 0:
-        return "not root: the grader cannot create cgroups"
     try:
         with open("/proc/self/cgroup") as f:
             own = dict(_membership(line) for line in f if line.count(":") >= 2)
@@ -180,7 +183,7 @@ def _find_place() -> _Place | str:
             path = _join(point, root, own["memory"])
             if os.access(path, os.W_OK):
                 return _Place(path, 1)
-            return f"cgroup v1: {path} is not writable"
+            return f"cgroup v1: {path} is not writable (run the grader as root)"
     return v2_reason + ", no cgroup v1 memory controller"
 
 
@@ -191,13 +194,45 @@ def _v2(path: str) -> _Place | str:
                 return "no cgroup v2 memory controller"
         with open(os.path.join(path, "cgroup.subtree_control")) as f:
             if "memory" not in f.read().split():
-                _write(os.path.join(path, "cgroup.subtree_control"), "+memory")
+                _enable_memory(path)
     except OSError as exc:
-        # EBUSY: the grader's cgroup holds processes, so it cannot have children with
-        # controllers of their own (cgroup v2's rule).
-        return (f"cgroup v2: cannot delegate memory below {path} ({exc.strerror}); start "
-                "the grader in a cgroup of its own, e.g. systemd-run --scope -p Delegate=yes")
+        return (f"cgroup v2: cannot delegate memory below {path} ({exc.strerror}); run the "
+                "grader in a cgroup of its own, e.g. systemd-run --scope -p Delegate=yes")
     return _Place(path, 2)
+
+
+def _enable_memory(path: str) -> None:
+    """Let the grader's cgroup give memory limits to groups below it.
+
+    cgroup v2 allows that only in a cgroup that holds no process itself, so when the
+    grader's holds only the grader and its own children (a scope made for it), they
+    move into a leaf of it first; a cgroup shared with anything else is left alone.
+    """
+    control = os.path.join(path, "cgroup.subtree_control")
+    try:
+        _write(control, "+memory")
+        return
+    except OSError as exc:
+        if exc.errno != errno.EBUSY:
+            raise
+    with open(os.path.join(path, "cgroup.procs")) as f:
+        pids = [int(p) for p in f.read().split()]
+    me = os.getpid()
+    if any(pid != me and _parent(pid) != me for pid in pids):
+        raise OSError(errno.EBUSY, "the grader's cgroup holds other processes too")
+    leaf = os.path.join(path, f"gradflow-grader-{me}")
+    os.makedirs(leaf, exist_ok=True)
+    for pid in [me, *(p for p in pids if p != me)]:
+        _write(os.path.join(leaf, "cgroup.procs"), str(pid))
+    _write(control, "+memory")
+
+
+def _parent(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return -1
 
 
 def _membership(line: str) -> tuple[str, str]:
