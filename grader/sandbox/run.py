@@ -396,8 +396,8 @@ def _late(granted: float | None, limits: Limits, importing: bool, where: str) ->
     seconds = limits.import_seconds if importing else limits.task_seconds
     if granted is None or granted < seconds + 0.05:
         return f"did not finish within {seconds:g} s{where}"
-    return (f"did not finish within {granted:.1f} s{where} (its {seconds:g} s deadline, "
-            "extended because the machine was busy)")
+    return (f"did not finish within {seconds:g} s{where} (given {granted:.1f} s in all: "
+            "the deadline was extended because the machine was busy)")
 
 
 def _spent(limits: Limits) -> str:

@@ -100,7 +100,7 @@ def test_starvation_is_wanting_a_cpu_when_none_is_free(wall, cpu, idle, runnable
 
 STARVED = """
 import os, sys, time
-os.sched_setaffinity(0, {0})  # the grader, its zygote and children: one CPU
+os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # grader, zygote, children: one CPU
 spinners = []
 for _ in range(3):
     pid = os.fork()
@@ -144,5 +144,5 @@ def test_a_child_starved_by_a_busy_machine_still_gets_more_time():
     assert status == "ok", out.stdout
     assert float(seconds) > 1.0, out.stdout  # it did need more than its deadline
     # A starved infinite loop times out all the same, and is told the deadline it had.
-    assert re.fullmatch(r"timeout did not finish within [1-4]\.\d s \(its 1 s deadline, "
-                        r"extended because the machine was busy\)", second), second
+    assert re.fullmatch(r"timeout did not finish within 1 s \(given [1-4]\.\d s in all: "
+                        r"the deadline was extended because the machine was busy\)", second), second
