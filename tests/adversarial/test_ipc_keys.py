@@ -174,3 +174,40 @@ def test_the_seccomp_filter_refuses_keyrings_and_namespaces_and_spares_the_rest(
     seen = call(source(FILTERED), "probe")
     assert seen == {"keyctl": 1, "unshare": 1, "clone into a new namespace": 1, "fork": 3,
                     "thread": [1], "subprocess": "7\n"}
+
+
+MQUEUE = """
+    import ctypes, os
+
+    _libc = ctypes.CDLL(None, use_errno=True)
+    _libc.mq_open.restype = ctypes.c_int
+    NAME = b"/@NAME@"
+
+    def publish():
+        queue = _libc.mq_open(NAME, os.O_CREAT | os.O_WRONLY, 0o666, None)
+        if queue < 0:
+            return f"mq_open failed: errno {ctypes.get_errno()}"
+        message = b"def relu(z): return z * (z > 0)"
+        _libc.mq_send(queue, message, len(message), 0)
+        return "published"
+
+    def fetch():
+        queue = _libc.mq_open(NAME, os.O_RDONLY | os.O_NONBLOCK)
+        if queue < 0:
+            return ""
+        buffer = ctypes.create_string_buffer(1 << 16)
+        n = _libc.mq_receive(queue, buffer, len(buffer), None)
+        return buffer.raw[:n].decode() if n > 0 else ""
+"""
+
+
+def test_a_posix_message_queue_from_one_run_is_not_seen_by_the_next():
+    # Landlock refuses mq_open here already (EACCES: the queue is a file of the mqueue
+    # mount, outside what the child may open); where Landlock is missing, the queue is
+    # the IPC namespace's own and dies with it.
+    name = f"gradflow-{secrets.token_hex(6)}"
+    try:
+        call(source(MQUEUE, NAME=name), "publish")
+        assert call(source(MQUEUE, NAME=name), "fetch") == ""
+    finally:
+        _libc.mq_unlink(f"/{name}".encode())  # what a broken sandbox let the run leave

@@ -11,6 +11,7 @@ machine without one, a broken sandbox must not be able to hurt it.
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import os
 import secrets
 import textwrap
@@ -180,3 +181,30 @@ def test_a_few_hundred_files_are_still_fine():
     result, _ = run(source(INODES), "few")
     assert result.outcomes["attack"].status == "ok"
     assert result.outcomes["attack"].calls[0].value >= 200
+
+
+@needs_cgroup
+def test_a_check_whose_child_the_cgroup_killed_fails_with_the_memory_limit_status():
+    from pathlib import Path
+
+    from grader.checks import CATALOGUE, status
+    from grader.course import load_course
+    from grader.grade import Options, grade_files
+
+    root = Path(__file__).resolve().parents[2]
+    attack = textwrap.dedent(MEMFD.split("def after")[0]).replace("def attack():",
+                                                                   "def _hoard():")
+    attack += "\n\ndef relu(z):\n    _hoard()\n    return z * (z > 0)\n"
+    files = {"activations.py": (root / "solutions" / "activations.py").read_bytes()
+             + b"\n\n" + attack.encode()}
+    course = load_course(root / "course.yaml", CATALOGUE)
+    course = dataclasses.replace(course, limits=dataclasses.replace(course.limits,
+                                                                     memory_mb=512))
+    result = grade_files(files, "hoarder", "hoarder", course, Options(exercise="activations"))
+    checks = {c.function: c for c in result.checks}
+    relu = checks.pop("relu")
+    assert relu.score == 0
+    first = next(case for case in relu.cases if not case.passed)
+    assert first.status == status.MEMORY, (first.status, first.message)
+    assert "memory" in first.message
+    assert all(c.score == c.max_score for c in checks.values())
