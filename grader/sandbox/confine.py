@@ -19,6 +19,8 @@ Runs inside the child, as the child's own first steps, in this order:
 4. ``landlock``: read access only to the Python installation, system
    libraries and the run's folder; write access only to the run's folder; no
    TCP bind or connect; no signals or abstract Unix sockets outside.
+5. ``seccomp.install`` (its own module): keyrings, io_uring, ptrace and new
+   namespaces refused.
 
 Each step reports what it managed; a missing kernel feature is reported,
 never fatal. Only the standard library is used (ctypes for the syscalls).
