@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from grader import __version__
 from grader.errors import GraderError
-from grader.files import write_json, write_text
+from grader.files import check_writable, write_json, write_text
 
 if TYPE_CHECKING:
     from grader.course import Course
@@ -60,6 +60,26 @@ def _course(path: Path | None) -> Course:
 def _grade(path: Path, course: Course, **options):
     from grader.grade import Options, grade
     return grade(path, course, Options(**options))
+
+
+def _writable(*paths: Path | None) -> None:
+    """Refuse, before grading, an output path that could not be written afterwards."""
+    for path in paths:
+        if path is not None:
+            check_writable(path)
+
+
+def _not_graded(reason: str, max_score: float) -> dict:
+    """Gradescope-format results for a submission that could not be read (as batch
+    writes them: render.unreadable)."""
+    return {"score": 0.0, "max_score": max_score, "output": f"Not graded: {reason}",
+            "tests": []}
+
+
+def _not_graded_html(reason: str) -> str:
+    import html
+    return (f"<!doctype html><meta charset='utf-8'><title>Not graded</title>"
+            f"<h1>Not graded</h1><p>{html.escape(reason)}</p>\n")
 
 
 def _secret_or_fail(course: Course, public_only: bool) -> bytes | None:
@@ -111,11 +131,19 @@ def check(path, exercise, verbose, color, html_path, course_path):
       grader check --exercise backward
       grader check exercises/backward.ipynb --html report.html
     """
+    _writable(html_path)
     from grader.sandbox.spawn import prestart
     prestart()
     course = _course(course_path)
     path = path or _default("exercises")
-    result = _grade(path, course, exercise=exercise, children=os.cpu_count() or 1)
+    from grader.batch.unpack import UnpackError
+    try:
+        result = _grade(path, course, exercise=exercise, children=os.cpu_count() or 1)
+    except UnpackError as exc:
+        click.echo(f"not graded: {exc.reason}")
+        if html_path:
+            write_text(html_path, _not_graded_html(exc.reason))
+        sys.exit(1)
     from grader.report.text import render
     colour = sys.stdout.isatty() if color is None else color
     click.echo(render(result, _style(colour), verbose))
@@ -153,21 +181,35 @@ def grade(submission, json_path, student_id, public_only, exercise, html_path, c
     Example:
       GRADER_SECRET=... grader grade submissions/alice --json out/alice.json
     """
+    _writable(json_path, html_path)
     course = _course(course_path)
     secret = _secret_or_fail(course, public_only)
-    result = _grade(submission, course, exercise=exercise, secret=secret,
-                    student_id=student_id, children=os.cpu_count() or 1)
+    from grader.batch.unpack import UnpackError
+    try:
+        result = _grade(submission, course, exercise=exercise, secret=secret,
+                        student_id=student_id, children=os.cpu_count() or 1)
+    except UnpackError as exc:
+        # The student's problem, so a result (score 0 and the reason), as batch gives.
+        max_score = (sum(c.points for c in course.exercise(exercise).checks) if exercise
+                     else course.max_score)
+        write_json(json_path, _not_graded(exc.reason, max_score))
+        if html_path:
+            write_text(html_path, _not_graded_html(exc.reason))
+        click.echo(f"not graded: {exc.reason} -> {json_path}")
+        return
     from grader.report.gradescope import to_gradescope
+    # The score line first: if a write fails after all, what was graded is still shown.
+    click.echo(f"{result.student_id}: {result.score:g}/{result.max_score:g} -> {json_path}")
     write_json(json_path, to_gradescope(result))
     if html_path:
         _write_html(html_path, result)
-    click.echo(f"{result.student_id}: {result.score:g}/{result.max_score:g} -> {json_path}")
 
 
 @main.command()
 @click.argument("submissions", type=click.Path(path_type=Path))
 @click.option("--out", "out", required=True, type=click.Path(path_type=Path),
-              help="The results folder (created; reused to resume).")
+              help="The results folder (made if missing, in a folder that exists; reused "
+                   "to resume).")
 @click.option("--jobs", "-j", type=click.IntRange(1, 256), default=None,
               help="Submissions graded at once (default: one per core).")
 @click.option("--public-only", is_flag=True, help="Skip hidden cases (no secret needed).")
@@ -423,6 +465,7 @@ def explore_command(scenario, json_path, html_path, sweep, sweep_depth, sweep_sc
     """
     import json
 
+    _writable(html_path, json_path if json_path and json_path != "-" else None)
     import grader.explore as explorer  # only here: other commands never load numpy for it
     if scenario == "list":
         click.echo(explorer.scenario_list())

@@ -291,7 +291,9 @@ class Hidden(_Model):
 class Course(_Model):
     title: str = _field(_text(min_length=1))
     scoring: str = _field(_one_of("all_or_nothing", "proportional"), default="all_or_nothing")
-    student_id_pattern: str = _field(_text(), default=r"^(?P<id>[^.]+)", check=_pattern_has_id)
+    # The whole name by default: cutting it (at a dot, say) makes alice.smith and
+    # alice.jones one student. Names are matched without their .zip or .ipynb.
+    student_id_pattern: str = _field(_text(), default=r"^(?P<id>.+)$", check=_pattern_has_id)
     limits: Limits = _field(_model(Limits), default=Limits())
     hidden: Hidden = _field(_model(Hidden), default=Hidden())
     exercises: tuple[Exercise, ...] = _field(_models(Exercise, min_length=1),

@@ -21,6 +21,7 @@ from pathlib import Path
 from grader.checks import CATALOGUE
 from grader.course import load_course
 from grader.errors import GraderError
+from grader.files import TMP_PREFIX, check_writable
 
 SOURCE_DIR = "grader-src"
 # A fixed timestamp and sorted members: the same inputs give the same zip, byte for byte.
@@ -50,6 +51,7 @@ def build_gradescope_bundle(out_zip: Path, course_path: Path, repo: Path,
     term (not one shared with exams graded offline) and rotate it between assessments.
     """
     out_zip, course_path, repo = Path(out_zip), Path(course_path), Path(repo)
+    check_writable(out_zip)  # before the work: a mistyped folder is one line, not a mkdir
     course = load_course(course_path, CATALOGUE)
     if secret is not None and (not secret or secret != secret.strip() or "\0" in secret
                                or "\n" in secret):
@@ -90,9 +92,10 @@ def _grader_source(repo: Path) -> dict[str, bytes]:
 
 
 def _write_zip(out_zip: Path, members: list[tuple[str, bytes, int]]) -> None:
-    """Write atomically, with each member's Unix mode (Gradescope needs run_autograder +x)."""
-    out_zip.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out_zip.name}.", dir=out_zip.parent)
+    """Write atomically, with each member's Unix mode (Gradescope needs run_autograder +x);
+    only the file is made, in a folder that exists."""
+    check_writable(out_zip)
+    fd, tmp = tempfile.mkstemp(prefix=f"{TMP_PREFIX}{out_zip.name}.", dir=out_zip.parent)
     try:
         with os.fdopen(fd, "wb") as f, zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED) as zf:
             for name, data, mode in members:

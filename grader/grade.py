@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import re
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, replace
@@ -18,17 +17,16 @@ from typing import Iterator
 
 import numpy as np
 
+from grader.batch.unpack import Submission, read
+from grader.batch.unpack import student_id as batch_student_id
 from grader.checks import CATALOGUE, status
 from grader.checks.model import Case, CaseResult, CheckDef
 from grader.course import Check, Course, Exercise
-from grader.errors import SubmissionPathError
 from grader.memo import IdentityMemo
 from grader.results import CheckResult, ExerciseResult, SubmissionResult
 from grader.sandbox.run import Limits, ModuleRun, Task, TaskOutcome, run_modules
-from grader.submission import Modules, assemble, is_notebook
-
-MAX_SOURCE_BYTES = 1 << 20
-MAX_NOTEBOOK_BYTES = 20 << 20
+from grader.submission import Modules, assemble
+from grader.text import clean_name
 
 
 @dataclass(frozen=True)
@@ -44,11 +42,18 @@ class Options:
 
 
 def grade(path: str | Path, course: Course, options: Options = Options()) -> SubmissionResult:
-    """Grade the submission folder at ``path``."""
+    """Grade the submission (a folder, a .zip or a notebook) at ``path``.
+
+    Raises UnpackError, a result rather than a tool failure, when the submission cannot
+    be read (a module that is a link, too large, ...): the CLI reports it as not graded.
+    """
     path = Path(path)
-    files = read_submission(path)
+    submission = read_submission(path, course)
     student = options.student_id or student_id(path, course)
-    return grade_files(files, str(path), student, course, options)
+    result = grade_files(submission.files, clean_name(str(path)), student, course, options)
+    if not submission.notes:
+        return result
+    return replace(result, notes=(*submission.notes, *result.notes))
 
 
 def grade_files(files: dict[str, bytes], name: str, student: str, course: Course,
@@ -103,36 +108,16 @@ def _split(plans: list["_Plan"], n: int) -> list[list["_Plan"]]:
     return [sorted(g, key=lambda p: order[id(p)]) for g in groups if g]
 
 
-def read_submission(path: Path) -> dict[str, bytes]:
-    """The submission's files by name: a folder's top-level .py and .ipynb files, or one
-    notebook."""
-    if not path.exists():
-        raise SubmissionPathError(f"{path}: no such file or folder")
-    if path.is_file() and is_notebook(path.name):
-        return {path.name: _read_capped(path, MAX_NOTEBOOK_BYTES)}
-    if not path.is_dir():
-        raise SubmissionPathError(f"{path}: not a folder or a notebook; pass the folder that "
-                                  "holds your exercise modules (e.g. exercises/) or your .ipynb")
-    files = {}
-    for file in sorted(path.iterdir()):
-        cap = MAX_NOTEBOOK_BYTES if is_notebook(file.name) else MAX_SOURCE_BYTES
-        if file.suffix in (".py", ".ipynb") and file.is_file() and file.stat().st_size <= cap:
-            files[file.name] = file.read_bytes()
-    return files
-
-
-def _read_capped(path: Path, cap: int) -> bytes:
-    with path.open("rb") as f:
-        data = f.read(cap + 1)
-    if len(data) > cap:
-        raise SubmissionPathError(f"{path}: larger than {cap >> 20} MiB; clear its outputs "
-                                  "(Edit > Clear All Outputs), save and try again")
-    return data
+def read_submission(path: Path, course: Course) -> Submission:
+    """The submission's files by name, through the one reader every entry point uses
+    (grader/batch/unpack.py): no link followed, caps on what the course grades, notes
+    on the other files left out."""
+    return read(path, [exercise.module for exercise in course.exercises])
 
 
 def student_id(path: Path, course: Course) -> str:
-    match = re.search(course.student_id_pattern, path.resolve().name)
-    return match.group("id") if match else path.resolve().name
+    """The id ``grader batch`` gives the same submission (unpack.student_id)."""
+    return batch_student_id(path, course.student_id_pattern)
 
 
 def hidden_rng(secret: bytes, student: str, check_name: str) -> np.random.Generator:

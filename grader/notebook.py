@@ -526,10 +526,14 @@ def _check_explanation(module: str) -> str:
 
 
 def _read(path: Path) -> bytes:
+    """The notebook, through the reader every entry point uses (no link followed)."""
+    from grader.batch.unpack import UnpackError, read
     try:
-        return path.read_bytes()
-    except OSError as err:
-        raise NotebookError(f"{path}: cannot read it ({err.strerror}); save the notebook "
+        return read(path).files[path.name]
+    except UnpackError as err:
+        raise NotebookError(f"{path}: {err.reason}") from None
+    except (GraderError, KeyError):
+        raise NotebookError(f"{path}: cannot read it; save the notebook as .ipynb "
                             "and check the file name") from None
 
 

@@ -220,6 +220,7 @@ def test_grade_a_missing_submission_is_one_line(tmp_path):
 
 
 def test_grade_writes_gradescope_json(tmp_path):
+    (tmp_path / "nested").mkdir()  # only the file is made (tests/test_out_paths.py)
     out = tmp_path / "nested" / "out.json"
     result = invoke("grade", SOLUTIONS, "--json", out, "--course", COURSE, secret="s3cret")
     assert result.exit_code == 0, result.output
@@ -272,10 +273,10 @@ def test_grade_one_exercise(tmp_path):
 
 
 def test_the_student_id_comes_from_the_folder_name(tmp_path):
-    sub = copy_folder(SOLUTIONS, tmp_path / "alice.v2")
+    sub = copy_folder(SOLUTIONS, tmp_path / "alice.v2")  # the whole name: alice.v1 differs
     result = invoke("grade", sub, "--json", tmp_path / "o.json", "--course", COURSE,
                     secret="s")
-    assert result.stdout.startswith("alice: ")
+    assert result.stdout.startswith("alice.v2: ")
     result = invoke("grade", sub, "--json", tmp_path / "o.json", "--student-id", "bob",
                     "--course", COURSE, secret="s")
     assert result.stdout.startswith("bob: ")

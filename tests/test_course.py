@@ -141,7 +141,7 @@ def test_models_built_in_code_get_the_defaults():
     assert (check.tolerance, check.title) == (None, "")
     course = Course(title="T", exercises=[Exercise(id="b", module="backward", title="B",
                                                    checks=[check])])
-    assert course.scoring == "all_or_nothing" and course.student_id_pattern == r"^(?P<id>[^.]+)"
+    assert course.scoring == "all_or_nothing" and course.student_id_pattern == r"^(?P<id>.+)$"
     assert course.limits == Limits() and course.hidden == Hidden()
     assert isinstance(course.exercises, tuple) and isinstance(course.exercises[0].checks, tuple)
 

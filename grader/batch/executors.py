@@ -15,7 +15,7 @@ import os
 import signal
 import threading
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from grader.batch import render
@@ -36,12 +36,15 @@ class Job:
     student: str
     content_hash: str
     course_fp: str
+    notes: tuple[str, ...] = ()  # the files the reader left out (unpack.Submission)
 
 
 def grade_job(job: Job, course: Course, secret: bytes | None) -> StudentFiles:
     """The per-submission task, the same wherever it runs."""
     result = grade_files(job.files, job.name, job.student, course,
                          Options(secret=secret, student_id=job.student))
+    if job.notes:
+        result = replace(result, notes=(*job.notes, *result.notes))
     return render.graded(result, job.name, job.content_hash, job.course_fp)
 
 

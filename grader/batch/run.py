@@ -8,8 +8,9 @@ students already done and grades the rest.
 from __future__ import annotations
 
 import hashlib
+import os
+import stat
 import time
-from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -20,9 +21,11 @@ from grader.batch import render, store
 from grader.batch.executors import Executor, Job, LocalExecutor
 from grader.batch.render import StudentFiles
 from grader.batch.summary import write_reports
-from grader.batch.unpack import UnpackError, content_hash, discover, read_files, student_id
+from grader.batch.unpack import UnpackError, content_hash, discover, student_id
+from grader.batch.unpack import read as read_submission
 from grader.course import Course
 from grader.errors import GraderError, SubmissionPathError
+from grader.text import clean, clean_name
 
 
 @dataclass
@@ -62,6 +65,7 @@ def run_batch(submissions: Path, results: Path, course: Course, course_text: byt
     entries = _students(discover(submissions), course.student_id_pattern)
     if not entries:
         raise GraderError(f"{submissions}: no submissions found (sub-folders or .zip files)")
+    store.prepare(results)  # before grading: a bad --out must not cost a graded class
     course_fp = store.fingerprint(course_text, secret)
     store.clean_partial(results)
     progress = Progress(total=len(entries), started=time.monotonic())
@@ -115,40 +119,59 @@ def _result(future: Future) -> StudentFiles:
 
 
 def _students(paths: list[Path], pattern: str) -> list[tuple[Path, str]]:
-    """(submission, student id) with ids made unique: a second 'alice' becomes 'alice-2'."""
-    seen: Counter = Counter()
-    out = []
-    for path in paths:
-        sid = student_id(path, pattern)
-        seen[sid] += 1
-        out.append((path, sid if seen[sid] == 1 else f"{sid}-{seen[sid]}"))
+    """(submission, student id), each id a function of its own submission's name alone
+    (unpack.student_id), never of the order or of the other names: adding a submission
+    changes no other's id, folder or hidden cases. Two submissions with one id (alice/
+    and alice.zip, or two names the pattern cuts alike) would share a folder, so the
+    batch refuses to start, naming them, rather than grade one and lose the other."""
+    out = [(path, student_id(path, pattern)) for path in paths]
+    by_id: dict[str, list[Path]] = {}
+    for path, sid in out:
+        by_id.setdefault(sid, []).append(path)
+    clashes = [(sid, group) for sid, group in by_id.items() if len(group) > 1]
+    if clashes:
+        sid, group = clashes[0]
+        names = " and ".join(f"'{clean_name(p.name)}'" for p in group[:3])
+        more = f" (and {len(clashes) - 1} more ids alike)" if len(clashes) > 1 else ""
+        raise GraderError(f"{names} give the same student id '{sid}'{more}; keep one submission "
+                          "per student in the class folder (remove or rename the others), "
+                          "or change student_id_pattern in course.yaml")
     return out
 
 
 def _prepare(path: Path, sid: str, results: Path, course: Course,
              course_fp: str) -> str | Job:
     """The job for a submission to grade, or what happened to it instead."""
+    source = clean_name(path.name)  # the original name, as the gradebook shows it
     try:
-        files = read_files(path)
+        read = read_submission(path, [e.module for e in course.exercises])
     except (UnpackError, SubmissionPathError) as exc:
         # One unreadable submission gets its row with the reason; the class goes on.
-        digest = _raw_hash(path, str(exc))
+        reason = clean(str(exc))  # a SubmissionPathError names the raw path
+        digest = _raw_hash(path, reason)
         if store.is_done(results, sid, digest, course_fp):
             return "skipped"
-        store.save(results, render.unreadable(sid, path.name, digest, course_fp, str(exc),
+        store.save(results, render.unreadable(sid, source, digest, course_fp, reason,
                                               course.max_score, [e.id for e in course.exercises]))
         return "unreadable"
-    digest = content_hash(files)
+    digest = content_hash(read.files, read.notes)
     if store.is_done(results, sid, digest, course_fp):
         return "skipped"
-    return Job(files, path.name, sid, digest, course_fp)
+    return Job(read.files, source, sid, digest, course_fp, read.notes)
 
 
 def _raw_hash(path: Path, reason: str) -> str:
-    """A hash for a submission we could not read: its bytes if a file, else the reason."""
-    digest = hashlib.sha256(reason.encode())
-    if path.is_file():
-        with path.open("rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                digest.update(chunk)
+    """A hash for a submission we could not read: its bytes if a regular file (never
+    through a link: it may point at a FIFO or a secret), else the reason."""
+    digest = hashlib.sha256(reason.encode("utf-8", "surrogatepass"))
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return "unreadable:" + digest.hexdigest()
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        return "unreadable:" + digest.hexdigest()
+    with open(fd, "rb", closefd=True) as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
     return "unreadable:" + digest.hexdigest()

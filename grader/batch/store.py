@@ -25,10 +25,13 @@ import hashlib
 import hmac
 import json
 import os
+import re
 from pathlib import Path
 
 from grader import __version__
 from grader.batch.render import RECORD, StudentFiles, digest
+from grader.errors import GraderError
+from grader.files import TMP_PREFIX
 
 _WRITE = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
 
@@ -44,17 +47,72 @@ def fingerprint(course_text: bytes, secret: bytes | None) -> str:
     return digest.hexdigest()
 
 
+def prepare(results: Path) -> None:
+    """Make the results folder (its parent must exist) and its students/ folder, or say
+    in one line why not; called before anything is graded."""
+    results = Path(results)
+    for folder in (results, results / "students"):
+        try:
+            os.mkdir(folder)
+        except FileExistsError:
+            if not folder.is_dir():
+                raise GraderError(f"{folder}: is a file, not a folder; pass --out a folder "
+                                  "(it is made if its parent exists)") from None
+        except FileNotFoundError:
+            raise GraderError(f"{folder.parent}: no such folder; make it first, or pass "
+                              "--out a folder whose parent exists") from None
+        except OSError as exc:
+            raise GraderError(f"{folder}: cannot make the folder ({exc.strerror.lower()})") \
+                from None
+
+
 def clean_partial(results: Path) -> int:
-    """Remove temporary files left by writes a kill interrupted; returns how many."""
+    """Remove temporary files left by writes a kill interrupted; returns how many.
+
+    Only names the grader itself gives its temporary files are touched, and only
+    where it writes them: ``.grader-tmp-<file>.<pid>`` (and this version's older
+    ``.<file>.<pid>``) in students/*/, ``.grader-tmp-<report>.<random>`` (and the older
+    ``.<report>.<random>``) beside the class reports, for the file names a batch
+    writes. Anything else in the folder (a .gitignore, a .env) is the user's.
+    """
     removed = 0
-    for tmp in results.glob("students/*/.*"):
-        if tmp.is_file():
-            tmp.unlink(missing_ok=True)
+    students = os.path.join(results, "students")
+    for folder in _folders(students):
+        removed += _remove_matching(os.path.join(students, folder), _STUDENT_TMP)
+    return removed + _remove_matching(str(results), _REPORT_TMP)
+
+
+STUDENT_FILES = ("results.json", "feedback.md", "feedback.html", RECORD)
+REPORT_FILES = ("gradebook.csv", "summary.json", "summary.md", "report.html")
+_STUDENT_TMP = re.compile(rf"\.(?:{re.escape(TMP_PREFIX[1:])})?(?:"
+                          + "|".join(map(re.escape, STUDENT_FILES)) + r")\.\d+")
+_REPORT_TMP = re.compile(rf"\.(?:{re.escape(TMP_PREFIX[1:])})?(?:"
+                         + "|".join(map(re.escape, REPORT_FILES)) + r")\.[A-Za-z0-9_]{8}")
+
+
+def _folders(where: str) -> list[str]:
+    """The real sub-folders of ``where`` (links are not followed)."""
+    try:
+        with os.scandir(where) as scan:
+            return [e.name for e in scan if e.is_dir(follow_symlinks=False)]
+    except OSError:
+        return []
+
+
+def _remove_matching(where: str, pattern: re.Pattern) -> int:
+    removed = 0
+    try:
+        with os.scandir(where) as scan:
+            entries = [e for e in scan if pattern.fullmatch(e.name)
+                       and e.is_file(follow_symlinks=False)]
+    except OSError:
+        return 0
+    for entry in entries:
+        try:
+            os.unlink(entry.path)
             removed += 1
-    for tmp in results.glob(".*"):
-        if tmp.is_file():
-            tmp.unlink(missing_ok=True)
-            removed += 1
+        except FileNotFoundError:
+            pass
     return removed
 
 
@@ -77,7 +135,7 @@ def save(results: Path, student: StudentFiles) -> None:
     """Write a student's folder, each file atomically, the record last."""
     where = os.path.join(results, "students", student.student)
     try:
-        os.mkdir(where)
+        os.mkdir(where)  # students/ itself is made by prepare(), before grading
     except FileExistsError:
         pass
     except FileNotFoundError:
@@ -111,8 +169,8 @@ def _syncfs(fd: int) -> bool:
 
 def _write(where: str, name: str, data: bytes) -> None:
     # Our pid makes the name ours alone (no random retries, as mkstemp makes), and a
-    # leftover from a killed run starts with "." so clean_partial removes it.
-    tmp = os.path.join(where, f".{name}.{os.getpid()}")
+    # leftover from a killed run has the grader's own prefix, so clean_partial knows it.
+    tmp = os.path.join(where, f"{TMP_PREFIX}{name}.{os.getpid()}")
     fd = os.open(tmp, _WRITE, 0o600)
     try:
         with open(fd, "wb", closefd=True) as f:

@@ -17,17 +17,21 @@ from typing import Iterable
 
 from grader.files import write_json, write_text
 from grader.report.html import class_html
+from grader.text import clean_name
 
 BINS = 10
 
 
 def gradebook_csv(records: Iterable[dict], exercise_ids: list[str]) -> str:
+    """One row per student; ``submission`` is the name it came under in the class folder
+    (shown safely: clean_name), so an id made safe with a hash can be traced back."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["student_id", "total", "max", *exercise_ids, "status"])
+    writer.writerow(["student_id", "submission", "total", "max", *exercise_ids, "status"])
     for r in records:
         status = r["status"] if not r.get("reason") else f"{r['status']}: {r['reason']}"
-        writer.writerow([r["student_id"], f"{r['score']:g}", f"{r['max_score']:g}",
+        writer.writerow([r["student_id"], clean_name(r.get("source", "")), f"{r['score']:g}",
+                         f"{r['max_score']:g}",
                          *(f"{r['exercises'].get(e, 0.0):g}" for e in exercise_ids), status])
     return out.getvalue()
 

@@ -65,13 +65,15 @@ def test_batch_writes_every_output(tmp_path):
     assert done.returncode == 0, done.stderr
     course = _course()
     rows = gradebook(out)
-    assert rows[0] == ["student_id", "total", "max", *[e.id for e in course.exercises], "status"]
+    assert rows[0] == ["student_id", "submission", "total", "max",
+                       *[e.id for e in course.exercises], "status"]
     by_id = {row[0]: row for row in rows[1:]}
     assert set(by_id) == {f"s{i:03d}" for i in range(6)} | {"zoe", "broken"}
-    assert by_id["s000"][1] == by_id["zoe"][1] == f"{course.max_score:g}"
-    assert float(by_id["s001"][1]) < course.max_score  # the averaged bias gradient
-    assert by_id["s002"][1] == "0"
-    assert by_id["broken"][1] == "0" and by_id["broken"][-1].startswith("unreadable: ")
+    assert by_id["s000"][2] == by_id["zoe"][2] == f"{course.max_score:g}"
+    assert float(by_id["s001"][2]) < course.max_score  # the averaged bias gradient
+    assert by_id["s002"][2] == "0"
+    assert by_id["broken"][2] == "0" and by_id["broken"][-1].startswith("unreadable: ")
+    assert by_id["zoe"][1] == "zoe.zip" and by_id["s000"][1] == "s000"  # the original name
     for sid in by_id:
         results = json.loads((out / "students" / sid / "results.json").read_text())
         assert {"score", "max_score"} <= set(results)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import stat
 import struct
 import time
@@ -465,24 +466,29 @@ def test_content_hash_changes_on_any_edit_or_rename():
 # -- student_id ------------------------------------------------------------------------------
 
 
+# "-*": the id was changed to be safe, so 8 hex digits of a hash of the name follow.
 @pytest.mark.parametrize("name, pattern, expected", [
     ("alice.zip", r"^(?P<id>[^.]+)", "alice"),
     ("alice", r"^(?P<id>[^.]+)", "alice"),
     ("alice.v2.zip", r"^(?P<id>[^.]+)", "alice"),
     ("ALICE.ZIP", r"^(?P<id>[^.]+)", "ALICE"),
     ("ab12_late_submission.zip", r"^(?P<id>[a-z0-9]+)_", "ab12"),
-    ("Alice Smith.zip", r"^(?P<id>[a-z0-9]+)_", "Alice_Smith"),  # no match: whole stem
-    ("jürgen$(rm -rf).zip", r"^(?P<id>[^.]+)", "j_rgen__rm_-rf_"),
-    ("...zip", r"^(?P<id>[^.]+)", "__"),
+    ("Alice Smith.zip", r"^(?P<id>[a-z0-9]+)_", "Alice_Smith-*"),  # no match: whole stem
+    ("jürgen$(rm -rf).zip", r"^(?P<id>[^.]+)", "j_rgen__rm_-rf_-*"),
+    ("...zip", r"^(?P<id>[^.]+)", "__-*"),
     ("..", r"^(?P<id>[^.]+)", "_"),  # resolved: the parent's name, never '..'
-    (".hidden.zip", r"^(?P<id>[^.]+)", "_hidden"),  # no match; never a hidden folder
-    ("..zip", r"^(?P<id>.*)$", "_"),
+    (".hidden.zip", r"^(?P<id>[^.]+)", "_hidden-*"),  # no match; never a hidden folder
+    ("..zip", r"^(?P<id>.*)$", "_-*"),
+    ("alice.smith", r"^(?P<id>.+)$", "alice.smith"),  # the default pattern keeps it whole
 ])
 def test_student_id(tmp_path, name, pattern, expected):
     got = student_id(tmp_path / name, pattern)
     if name == "..":
         expected = student_id(tmp_path.parent, pattern)
-    assert got == expected
+    if expected.endswith("-*"):
+        assert re.fullmatch(re.escape(expected[:-2]) + r"-[0-9a-f]{8}", got), got
+    else:
+        assert got == expected
     assert got not in ("", ".", "..") and not got.startswith(".")
     assert all(c.isascii() and (c.isalnum() or c in "._-") for c in got)
 
@@ -502,18 +508,19 @@ def test_student_id_without_an_id_group_falls_back_to_the_stem(tmp_path):
 # -- discover --------------------------------------------------------------------------------
 
 
-def test_discover_finds_folders_and_zips_only(tmp_path):
+def test_discover_finds_folders_zips_and_links_only(tmp_path):
     for name in ("carol", "alice", ".git", "__MACOSX"):
         (tmp_path / name).mkdir()
     make_zip(tmp_path / "bob.zip", [("activations.py", ACT)])
     make_zip(tmp_path / "dave.ZIP", [("activations.py", ACT)])
     make_zip(tmp_path / ".eve.zip", [("activations.py", ACT)])
     (tmp_path / "grades.csv").write_text("x")
+    # Links are listed (never followed): reading refuses them, so they get a row.
     (tmp_path / "frank").symlink_to(tmp_path / "alice")
     (tmp_path / "gina.zip").symlink_to(tmp_path / "bob.zip")
     (tmp_path / "heidi.zip").mkdir()  # a folder that happens to end in .zip
     found = [p.name for p in discover(tmp_path)]
-    assert found == ["alice", "bob.zip", "carol", "dave.ZIP", "heidi.zip"]
+    assert found == ["alice", "bob.zip", "carol", "dave.ZIP", "frank", "gina.zip", "heidi.zip"]
     assert all(p.parent == tmp_path for p in discover(tmp_path))
 
 
