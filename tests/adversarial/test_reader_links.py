@@ -223,3 +223,62 @@ def test_run_autograder_refuses_a_link_to_the_bundles_secret(tmp_path, bundle, p
         assert results["score"] == 0 and not results["tests"]
         assert "'work'" in results["output"] and "symbolic link" in results["output"]
     assert MARKER not in text
+
+
+# ---------------------------------------------------------------------------- one set of rules
+
+
+def _solutions(folder: Path) -> Path:
+    folder.mkdir(parents=True)
+    for source in SOLUTIONS.glob("*.py"):
+        shutil.copy(source, folder / source.name)
+    return folder
+
+
+def test_a_file_the_course_does_not_grade_is_left_out_alike_by_grade_and_batch(tmp_path):
+    alice = _solutions(tmp_path / "class" / "alice")
+    with open(alice / "huge.py", "wb") as f:
+        f.truncate(200 << 20)  # sparse: 200 MB of nothing
+    (alice / "my-notes.py").write_text("not a module name\n")
+    (alice / "helpers.py").write_text("SCALE = 1.0\n")  # a helper within the caps is read
+    with open(alice / "activations.py", "a") as f:
+        f.write("\nimport helpers  # noqa\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    graded = grader("grade", str(alice), "--json", str(out / "r.json"), "--course", str(COURSE))
+    assert graded.returncode == 0, graded.stderr
+    result = json.loads((out / "r.json").read_text())
+    batch = grader("batch", str(tmp_path / "class"), "--out", str(tmp_path / "results"),
+                   "--course", str(COURSE))
+    assert batch.returncode == 0, batch.stderr
+    (row,) = _gradebook(tmp_path / "results")
+    assert row["status"] == "graded" and float(row["total"]) == result["score"] > 0
+    assert result["score"] == result["max_score"]
+    feedback = (tmp_path / "results" / "students" / "alice" / "feedback.md").read_text()
+    for text in (result["output"], feedback):
+        assert "'huge.py' was left out" in text and "larger than 1 MiB" in text
+        assert "'my-notes.py' was left out" in text and "helpers.py" not in text
+
+
+def test_a_course_module_too_large_is_not_graded_alike_by_grade_and_batch(tmp_path):
+    alice = _solutions(tmp_path / "class" / "alice")
+    with open(alice / "activations.py", "a") as f:
+        f.write("#" * (2 << 20) + "\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    graded = grader("grade", str(alice), "--json", str(out / "r.json"), "--course", str(COURSE))
+    assert graded.returncode == 0, graded.stderr
+    result = json.loads((out / "r.json").read_text())
+    assert result["score"] == 0 and "'activations.py' is larger than 1 MiB" in result["output"]
+    batch = grader("batch", str(tmp_path / "class"), "--out", str(tmp_path / "results"),
+                   "--course", str(COURSE))
+    (row,) = _gradebook(tmp_path / "results")
+    assert row["total"] == "0" and "'activations.py' is larger than 1 MiB" in row["status"]
+
+
+def test_check_here_refuses_a_linked_notebook(tmp_path, capsys):
+    from grader.notebook import check_here
+    (tmp_path / "lesson.ipynb").symlink_to(REPO / "solutions" / "activations.ipynb")
+    check_here(tmp_path / "lesson.ipynb", "activations", COURSE)
+    out = capsys.readouterr().out
+    assert out.startswith("grader: error: ") and "symbolic link" in out and out.count("\n") == 1

@@ -527,3 +527,79 @@ def test_discover_finds_folders_zips_and_links_only(tmp_path):
 def test_discover_of_a_missing_folder_is_a_grader_error(tmp_path):
     with pytest.raises(SubmissionPathError):
         discover(tmp_path / "nowhere")
+
+
+# -- what the course does not grade ----------------------------------------------------------
+
+MODULES = ["activations", "clipping"]
+
+
+def test_a_file_that_is_not_a_module_is_left_out_with_a_note(tmp_path):
+    (tmp_path / "activations.py").write_bytes(ACT)
+    (tmp_path / "helper.py").write_bytes(b"x = 1\n")
+    (tmp_path / "leak.py").symlink_to("/etc/passwd")
+    (tmp_path / "my-notes.py").write_bytes(b"x = 1\n")
+    with open(tmp_path / "huge.py", "wb") as file:
+        file.truncate(200 << 20)
+    os.mkfifo(tmp_path / "pipe.py")
+    read = unpack.read(tmp_path, MODULES)
+    assert read.files == {"activations.py": ACT, "helper.py": b"x = 1\n"}
+    notes = "\n".join(read.notes)
+    assert len(read.notes) == 4
+    for name, why in (("leak.py", "symbolic link"), ("my-notes.py", "not a valid module name"),
+                      ("huge.py", "larger than 1 MiB"), ("pipe.py", "a FIFO")):
+        assert f"'{name}' was left out" in notes and why in notes
+
+
+def test_a_module_that_is_a_link_or_a_fifo_is_refused(tmp_path):
+    (tmp_path / "clipping.py").write_bytes(CLIP)
+    os.mkfifo(tmp_path / "activations.py")
+    with pytest.raises(UnpackError, match="'activations.py' is a FIFO"):
+        unpack.read(tmp_path, MODULES)
+    os.unlink(tmp_path / "activations.py")
+    (tmp_path / "activations.py").symlink_to(tmp_path / "clipping.py")
+    with pytest.raises(UnpackError, match="'activations.py' is a symbolic link"):
+        unpack.read(tmp_path, MODULES)
+
+
+def test_helpers_never_take_a_modules_share_of_the_caps(tmp_path, monkeypatch):
+    monkeypatch.setattr(unpack, "MAX_FILES", 3)
+    for name in ("a1", "a2", "a3", "a4"):  # sorted before the modules
+        (tmp_path / f"{name}.py").write_bytes(b"x = 1\n")
+    (tmp_path / "activations.py").write_bytes(ACT)
+    (tmp_path / "clipping.py").write_bytes(CLIP)
+    read = unpack.read(tmp_path, MODULES)
+    assert set(read.files) == {"activations.py", "clipping.py", "a1.py"}
+    assert len(read.notes) == 3 and all("more than 3" in n for n in read.notes)
+
+
+def test_many_files_left_out_are_counted_not_listed(tmp_path):
+    (tmp_path / "activations.py").write_bytes(ACT)
+    for i in range(30):
+        (tmp_path / f"bad-{i}.py").write_bytes(b"")
+    read = unpack.read(tmp_path, MODULES)
+    assert len(read.notes) == unpack.MAX_NOTES + 1
+    assert read.notes[-1] == f"... and {30 - unpack.MAX_NOTES} more files left out"
+
+
+def test_a_zips_link_or_huge_member_that_is_not_a_module_is_left_out(tmp_path):
+    link = zipfile.ZipInfo("leak.py")
+    link.create_system = 3
+    link.external_attr = (stat.S_IFLNK | 0o777) << 16
+    path = make_zip(tmp_path / "alice.zip", [("activations.py", ACT), (link, b"/etc/passwd"),
+                                              ("huge.py", b"#" * (MAX_FILE_BYTES + 1))])
+    read = unpack.read(path, MODULES)
+    assert read.files == {"activations.py": ACT}
+    assert any("'leak.py' was left out" in n and "symbolic link" in n for n in read.notes)
+    assert any("'huge.py' was left out" in n and "larger than" in n for n in read.notes)
+
+
+def test_a_linked_submission_is_refused_by_name(tmp_path):
+    (tmp_path / "bob").mkdir()
+    (tmp_path / "bob" / "activations.py").write_bytes(ACT)
+    (tmp_path / "mallory").symlink_to(tmp_path / "bob")
+    (tmp_path / "bob.ipynb").write_text("{}")
+    (tmp_path / "eve.ipynb").symlink_to(tmp_path / "bob.ipynb")
+    for name in ("mallory", "eve.ipynb"):
+        with pytest.raises(UnpackError, match=f"the submission '{name}' is a symbolic link"):
+            unpack.read(tmp_path / name, MODULES)
