@@ -503,6 +503,7 @@ def test_cli_writes_a_complete_json_when_every_module_blows_a_limit(grader_tmp, 
     course_file = tmp_path / "course.yaml"
     course_file.write_text(yaml.safe_dump(data))
     out = folders["results"] / "cli" / "out.json"
+    out.parent.mkdir(exist_ok=True)  # grade makes only the file (tests/test_out_paths.py)
     guard = FileGuard([ROOT, submission, folders["control"]], grader_tmp, marker)
     env = {**os.environ, SECRET_ENV: SECRET, "TMPDIR": str(grader_tmp)}
 

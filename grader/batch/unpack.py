@@ -202,8 +202,9 @@ def discover(folder: Path) -> list[Path]:
     """The submissions in a class folder: its sub-folders, .zip and .ipynb files, by name.
 
     Hidden entries, macOS's __MACOSX folder and any other file are skipped. A symbolic
-    link is listed whatever it points at (never followed here): reading refuses it, so
-    the instructor sees its row and the reason instead of a student silently missing.
+    link to a folder, or named .zip or .ipynb, is listed too (never read here): reading
+    refuses it, so the instructor sees its row and the reason instead of a student
+    silently missing.
     """
     folder = Path(folder)
     try:
@@ -215,9 +216,14 @@ def discover(folder: Path) -> list[Path]:
     for entry in entries:
         if entry.name.startswith(".") or entry.name in IGNORED_FOLDERS:
             continue
-        if entry.is_symlink() or entry.is_dir(follow_symlinks=False) or (
-                entry.is_file(follow_symlinks=False)
-                and (entry.name.lower().endswith(".zip") or _is_notebook(entry.name))):
+        named = entry.name.lower().endswith(".zip") or _is_notebook(entry.name)
+        if entry.is_symlink():
+            # Looked through only to decide whether it stands for a submission: a link to
+            # a folder or a .zip/.ipynb name gets its row, a link to a stray file does not.
+            if named or entry.is_dir():
+                found.append(Path(entry.path))
+        elif entry.is_dir(follow_symlinks=False) or (entry.is_file(follow_symlinks=False)
+                                                     and named):
             found.append(Path(entry.path))
     return sorted(found, key=lambda p: p.name)
 

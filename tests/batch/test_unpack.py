@@ -519,6 +519,7 @@ def test_discover_finds_folders_zips_and_links_only(tmp_path):
     (tmp_path / "frank").symlink_to(tmp_path / "alice")
     (tmp_path / "gina.zip").symlink_to(tmp_path / "bob.zip")
     (tmp_path / "heidi.zip").mkdir()  # a folder that happens to end in .zip
+    (tmp_path / "notes").symlink_to(tmp_path / "grades.csv")  # a link to a stray file
     found = [p.name for p in discover(tmp_path)]
     assert found == ["alice", "bob.zip", "carol", "dave.ZIP", "frank", "gina.zip", "heidi.zip"]
     assert all(p.parent == tmp_path for p in discover(tmp_path))
