@@ -100,7 +100,9 @@ def read(path: Path, modules: Iterable[str] | None = None) -> Submission:
     else:
         raise SubmissionPathError(f"{_where(path)}: not a folder, a .zip or an .ipynb file")
     if not kept.files:
-        raise UnpackError(f"no .py or .ipynb files found in the submission; {HOW_TO_ZIP}")
+        left_out = f" ({kept.notes[0]})" if kept.notes else ""
+        raise UnpackError(f"no .py or .ipynb files found in the submission{left_out}; "
+                          f"{HOW_TO_ZIP}")
     return Submission(kept.files, kept.summary())
 
 
