@@ -17,6 +17,7 @@ from typing import Iterable
 
 from grader.files import write_json, write_text
 from grader.report.html import class_html
+from grader.report.markdown import code_span
 from grader.text import clean_name
 
 BINS = 10
@@ -101,10 +102,11 @@ def summary_markdown(data: dict, title: str) -> str:
     out += [f"| `{c}` | {r:.0%} |" for c, r in data["pass_rate"].items()]
     out += ["", "## Most common mistakes", "", "| check | status | message | students |",
             "|---|---|---|---|"]
-    out += [f"| `{m['check']}` | {m['status']} | {m['message'].replace('|', '/')} | "
+    out += [f"| `{m['check']}` | {m['status']} | {code_span(m['message'], table=True)} | "
             f"{m['students']} |" for m in data["common_mistakes"]]
     out += ["", "## Slowest submissions", "", "| student | seconds |", "|---|---|"]
-    out += [f"| {s['student_id']} | {s['seconds']:.2f} |" for s in data["slowest"]]
+    out += [f"| {code_span(s['student_id'], table=True)} | {s['seconds']:.2f} |"
+            for s in data["slowest"]]
     return "\n".join(out) + "\n"
 
 

@@ -150,17 +150,18 @@ def sandbox_lines(result: SubmissionResult) -> list[str]:
     return lines
 
 
-def next_step(result: SubmissionResult) -> str:
-    """One sentence telling the student what to do next."""
+def next_step(result: SubmissionResult, quote: Callable[[str], str] = str) -> str:
+    """One sentence telling the student what to do next; ``quote`` shows the parts a
+    submission shapes (a message, a file:line) in the form the report needs."""
     for exercise in result.exercises:
         for check in exercise.checks:
             if check.passed:
                 continue
             first = check.failures[0]
             if first.status == status.MISSING_MODULE:
-                return f"Next: {first.message}."
+                return f"Next: {quote(first.message)}."
             if first.status == status.NOT_IMPLEMENTED:
-                where = first.where or f"{exercise.module}.py"
+                where = quote(first.where or f"{exercise.module}.py")
                 return (f"Next: implement {check.function} ({where}), then run "
                         f"`grader check --exercise {exercise.id}`.")
             return (f"Next: fix {check.name} ({first.status}), then run "

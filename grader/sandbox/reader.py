@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.sandbox import wire
+from grader.text import clean
 
 MAX_MESSAGE_BYTES = 64 << 20
 MAX_STREAM_BYTES = 64 << 10
@@ -154,7 +155,8 @@ class Streams:
         self.cut[name] |= len(chunk) > room
 
     def text(self, name: str) -> str:
-        text = self.data[name].decode("utf-8", "replace")
+        # What the student printed enters the grader here: made safe once, for every report.
+        text = clean(self.data[name].decode("utf-8", "replace"))
         if self.cut[name]:
             text += f"\n[{name} cut at {MAX_STREAM_BYTES // 1024} KiB]"
         return text

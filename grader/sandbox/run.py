@@ -27,6 +27,7 @@ from grader.sandbox import cgroup, wire
 from grader.sandbox.reader import MAX_STREAM_BYTES, Event, Reader, Streams
 from grader.sandbox.spawn import CHILD_ENV, SANDBOX_DIR, Child, spawn
 from grader.sandbox.uids import UID_BASE, next_uid, run_uids
+from grader.text import clean
 
 __all__ = ["Call", "Limits", "MAX_STREAM_BYTES", "ModuleRun", "Task", "TaskOutcome",
            "UID_BASE", "child_cpu_seconds", "probe", "run_module", "run_modules", "run_uids"]
@@ -464,7 +465,8 @@ def _path(p: Any) -> tuple:
 
 
 def _text(value: Any) -> str:
-    return value[:500] if type(value) is str else ""
+    # The boundary where the child's words enter the grader: made safe here, once.
+    return clean(value[:500]) if type(value) is str else ""
 
 
 def _error_info(value: Any) -> ErrorInfo:
