@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING
 
 from grader.errors import GraderError, NotebookError
 from grader.generate import find_regions, make_stub
+from grader.text import Notes
 
 if TYPE_CHECKING:
     from nbformat import NotebookNode
@@ -72,28 +73,32 @@ def read_notebook(data: bytes, name: str,
     cells = _parse(data, name)
     parts: dict[str, list[str]] = {module: [] for module in modules}
     tagged: set[str] = set()
-    notes: list[str] = []
+    notes = Notes()  # capped: a hostile notebook can carry thousands of bad tags per cell
     for number, cell in enumerate(cells, start=1):
         targets = cell_modules(cell)
         if not targets:
             continue
-        notes += [_unknown_tag_note(number, t, modules) for t in targets if t not in parts]
+        unknown = [t for t in targets if t not in parts]
+        if notes.full:
+            notes.skip(len(unknown))
+        else:
+            notes.extend(_unknown_tag_note(number, t, modules) for t in unknown)
         known = [t for t in targets if t in parts]
         if not known:
             continue
         if cell.get("cell_type") != "code":
-            notes.append(_not_code_note(number, known[0], cell.get("cell_type")))
+            notes.add(_not_code_note(number, known[0], cell.get("cell_type")))
             continue
         tagged.update(known)
         code, cell_notes = clean_cell(_source(cell), number)
-        notes += cell_notes
+        notes.extend(cell_notes)
         if code is not None:
             for module in known:
                 parts[module].append(CELL_HEADER.format(number=number) + "\n" + code)
-    notes += [missing_tag_note(module) for module in modules if module not in tagged]
+    notes.extend(missing_tag_note(module) for module in modules if module not in tagged)
     files = {f"{module}.py": _join(chunks).encode("utf-8")
              for module, chunks in parts.items() if chunks}
-    return files, notes
+    return files, notes.list()
 
 
 def cell_modules(cell: dict) -> list[str]:
@@ -457,7 +462,11 @@ class _State:
 
 
 def _quote(text: str) -> str:
-    return "'" + (text if len(text) <= _SHOWN else text[: _SHOWN - 3] + "...") + "'"
+    return "'" + _cut(text) + "'"
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= _SHOWN else text[: _SHOWN - 3] + "..."
 
 
 def _removed_note(number: int, line: int, kind: str, text: str) -> str:
@@ -474,8 +483,8 @@ def _unknown_tag_note(number: int, module: str, modules: list[str]) -> str:
     close = difflib.get_close_matches(module, modules, n=1)
     hint = f"did you mean {TAG_PREFIX}{close[0]}?" if close else \
         "known: " + ", ".join(TAG_PREFIX + m for m in modules)
-    return f"cell {number}: tag {TAG_PREFIX}{module} names no exercise module, so the cell " \
-           f"is not graded ({hint})"
+    return f"cell {number}: tag {TAG_PREFIX}{_cut(module)} names no exercise module, so the " \
+           f"cell is not graded ({hint})"
 
 
 def _not_code_note(number: int, module: str, cell_type) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from grader.errors import NotebookError
+from grader.text import Notes, capped, clean
 
 
 @dataclass(frozen=True)
@@ -48,31 +49,33 @@ def assemble(files: dict[str, bytes], modules: list[str]) -> Modules:
     from grader.notebook import missing_tag_note, read_notebook
 
     built: dict[str, tuple[bytes, str]] = {}  # module file -> (source, notebook)
-    notes: list[str] = []
+    notes = Notes()  # capped: each notebook's notes are, but a submission may hold many
     unreadable: list[str] = []
     for book in books:
         try:
             got, book_notes = read_notebook(files[book], book, list(modules))
         except NotebookError as exc:
-            unreadable.append(str(exc))
+            unreadable.append(clean(str(exc)))  # it may quote the notebook's name
             continue
         # Which modules no notebook tags is said once, below, not once per notebook.
         untagged = {missing_tag_note(m) for m in modules}
-        notes += [f"{book}: {note}" for note in book_notes if note not in untagged]
+        notes.extend((note for note in book_notes if note not in untagged), prefix=f"{book}: ")
         for name, source in got.items():
             if name in py:
-                notes.append(f"{book}: its {name[:-3]} cells were not graded: {name} is in the "
+                notes.add(f"{book}: its {name[:-3]} cells were not graded: {name} is in the "
                              "submission too and is graded instead (submit one or the other)")
             elif name in built:
-                notes.append(f"{book}: its {name[:-3]} cells were not graded: {built[name][1]} "
+                notes.add(f"{book}: its {name[:-3]} cells were not graded: {built[name][1]} "
                              "has cells with the same tag, and only the first notebook counts")
             else:
                 built[name] = (source, book)
-    notes = unreadable + notes
+    reasons = Notes()
+    reasons.extend(unreadable)
+    reasons.extend(notes.list())
     missing = {}
     for module in modules:
         if f"{module}.py" not in py and f"{module}.py" not in built:
-            missing[module] = ("; ".join(unreadable) + f" ({module} is not graded)"
+            missing[module] = ("; ".join(capped(unreadable, most=3)) + f" ({module} is not graded)"
                                if unreadable else missing_tag_note(module))
     return Modules({**py, **{name: source for name, (source, _) in built.items()}},
-                   tuple(notes), missing, frozenset(built))
+                   tuple(reasons.list()), missing, frozenset(built))

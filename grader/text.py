@@ -55,3 +55,59 @@ def clean_name(name: str | bytes) -> str:
     Python's os functions carry as lone surrogates) become ``\\xff`` escapes."""
     raw = name if isinstance(name, bytes) else os.fsencode(name)
     return clean(raw.decode("utf-8", "backslashreplace"), line_limit=200)
+
+
+_MORE = re.compile(r"… (\d+) more notes?")
+MAX_NOTES = 20  # notes kept per list; the rest are counted in one last line
+MAX_NOTES_CHARS = 8000  # characters of notes kept per list
+
+
+class Notes:
+    """Notes for the student, each made safe and the list capped (count and characters).
+
+    A hostile notebook can make a note per tag, thousands per cell: past the cap a note
+    is only counted, and ``full`` lets the caller skip composing it at all.
+    """
+
+    def __init__(self, most: int = MAX_NOTES, chars: int = MAX_NOTES_CHARS):
+        self.most, self.chars = most, chars
+        self.kept: list[str] = []
+        self.size = 0
+        self.more = 0
+
+    @property
+    def full(self) -> bool:
+        return len(self.kept) >= self.most or self.size >= self.chars
+
+    def add(self, note: str) -> None:
+        if self.full:
+            self.more += 1
+            return
+        note = clean(note, line_limit=self.chars - self.size)
+        self.kept.append(note)
+        self.size += len(note)
+
+    def extend(self, notes, prefix: str = "") -> None:
+        """Add each note (after ``prefix``); another list's "… N more" line counts N."""
+        for note in notes:
+            more = _MORE.fullmatch(note)
+            if more:
+                self.skip(int(more.group(1)))
+            else:
+                self.add(prefix + note)
+
+    def skip(self, count: int) -> None:
+        """Count ``count`` notes that were not worth composing (the list is full)."""
+        self.more += count
+
+    def list(self) -> list[str]:
+        if not self.more:
+            return list(self.kept)
+        return [*self.kept, f"… {self.more} more note{'s' * (self.more > 1)}"]
+
+
+def capped(notes, most: int = MAX_NOTES, chars: int = MAX_NOTES_CHARS) -> list[str]:
+    """``notes`` made safe, the first that fit the caps and one "… N more notes" line."""
+    kept = Notes(most, chars)
+    kept.extend(notes)
+    return kept.list()
