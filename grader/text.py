@@ -35,7 +35,8 @@ def _escape(match: re.Match) -> str:
 def clean(text: str, line_limit: int = LINE_LIMIT) -> str:
     """``text`` as it may be shown anywhere: see the module's docstring."""
     if type(text) is not str:
-        text = str(text) if isinstance(text, str) else ""
+        # str.__str__ copies a subclass's characters without running any method of its own.
+        text = str.__str__(text) if isinstance(text, str) else ""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     if _UNSAFE.search(text):
         text = _UNSAFE.sub(_escape, text)
