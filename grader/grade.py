@@ -21,6 +21,7 @@ from grader.batch.unpack import Submission, read
 from grader.batch.unpack import student_id as batch_student_id
 from grader.checks import CATALOGUE, status
 from grader.checks.model import Case, CaseResult, CheckDef
+from grader.checks.redact import redacted
 from grader.course import Check, Course, Exercise
 from grader.memo import IdentityMemo
 from grader.results import CheckResult, ExerciseResult, SubmissionResult
@@ -67,14 +68,19 @@ def grade_files(files: dict[str, bytes], name: str, student: str, course: Course
     modules = assemble(files, [ex.module for ex in course.exercises])
     plans = [_plan(ex, course, options, student) for ex in exercises]
     present = [p for p in plans if f"{p.exercise.module}.py" in modules.files]
+    lines = {name: source.count(b"\n") + 1 for name, source in modules.files.items()}
     judged: dict[str, ExerciseResult] = {}
     # Each group of modules is judged as soon as its child is done, while the others run.
     for runs in _runs(modules.files, present, limits, options.children):
         for plan in present:
             if plan.exercise.module in runs:
-                judged[plan.exercise.module] = _judge(plan, runs[plan.exercise.module], course)
+                judged[plan.exercise.module] = _judge(plan, runs[plan.exercise.module], course,
+                                                      lines=lines)
     results = tuple(_located(judged.get(p.exercise.module) or _judge(
         p, None, course, modules.missing.get(p.exercise.module)), modules) for p in plans)
+    if options.secret is not None:
+        # A module's printed output spans its hidden calls too, and may quote their inputs.
+        results = tuple(replace(r, stdout="", stderr="") for r in results)
     return SubmissionResult(name, student, course.title, results,
                             options.secret is not None, time.monotonic() - start,
                             modules.notes)
@@ -152,7 +158,7 @@ def _plan(exercise: Exercise, course: Course, options: Options, student: str) ->
 
 
 def _judge(plan: _Plan, run: ModuleRun | None, course: Course,
-           missing: str | None = None) -> ExerciseResult:
+           missing: str | None = None, lines: dict[str, int] | None = None) -> ExerciseResult:
     exercise = plan.exercise
     if run is None:
         reason = CaseResult("module", status.MISSING_MODULE,
@@ -164,8 +170,9 @@ def _judge(plan: _Plan, run: ModuleRun | None, course: Course,
     results = []
     for check, spec, cases in plan.checks:
         tol = check.tolerance or spec.tolerance
-        judged = tuple(_judged(spec, case, run.outcomes[_key(check.function, i)], tol)
-                       for i, case in enumerate(cases))
+        outcomes = [run.outcomes[_key(check.function, i)] for i in range(len(cases))]
+        judged = tuple(_judged(spec, case, outcome, tol) for case, outcome in zip(cases, outcomes))
+        judged = _redacted(judged, outcomes, check.function, lines or {})
         results.append(_check_result(exercise, check, course, judged))
     return ExerciseResult(exercise.id, exercise.module, exercise.title, tuple(results),
                           run.stdout, run.stderr, run.seconds, run.active, run.missing)
@@ -183,6 +190,19 @@ def _judged(spec: CheckDef, case: Case, outcome: TaskOutcome, tol) -> CaseResult
     # The tolerance is keyed by identity too: hashing one, field by field, costs more
     # than the lookup, and a course's tolerances live as long as the course.
     return _judgments.get((case, outcome, tol), lambda: spec.judge(case, outcome, tol))
+
+
+def _redacted(judged: tuple[CaseResult, ...], outcomes: list[TaskOutcome], function: str,
+              lines: dict[str, int]) -> tuple[CaseResult, ...]:
+    """Every hidden case said in fixed words (grader/checks/redact.py), whatever its judge
+    wrote: its input is the same at every resubmission, so no text of it may come back."""
+    out, number = [], 0
+    for result, outcome in zip(judged, outcomes):
+        if result.hidden:
+            number += 1
+            result = redacted(result, outcome, function, number, lines)
+        out.append(result)
+    return tuple(out)
 
 
 def _located(result: ExerciseResult, modules: Modules) -> ExerciseResult:
