@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING
 
 from grader.errors import GraderError, NotebookError
 from grader.generate import find_regions, make_stub
-from grader.text import Notes
+from grader.text import Notes, clean, clean_name
 
 if TYPE_CHECKING:
     from nbformat import NotebookNode
@@ -194,7 +194,7 @@ def check_here(notebook: str | Path, module: str, course: str | Path | None = No
         result = grade_files(files, path.name, path.stem, loaded, Options(exercise=module))
     except GraderError as err:
         # A cell's output is read by a student: one line beats a traceback.
-        print(f"grader: error: {err}")
+        print(f"grader: error: {clean(str(err))}")
         return
     for note in notes:
         print(f"note: {note}")
@@ -290,6 +290,7 @@ def split_functions(code: str) -> list[str]:
 
 def _parse(data: bytes, name: str) -> list[dict]:
     """The validated notebook's cells; every reason to refuse it is one NotebookError line."""
+    name = clean_name(name)  # the student's file name, quoted in every reason below
     if len(data) > MAX_NOTEBOOK_BYTES:
         raise NotebookError(f"{name}: the notebook is {len(data) / 2**20:.1f} MB, over the "
                             f"{MAX_NOTEBOOK_BYTES // 2**20} MB limit; clear all outputs "
@@ -358,7 +359,8 @@ def _schema_problem(err) -> str:
         where = f"cell {path[1] + 1}" + (f" {rest}" if rest else "")
     else:
         where = ".".join(str(part) for part in path)
-    return (f"{where}: {message}" if where else message)[:200]
+    # The path holds the notebook's own keys: student text, made safe to quote.
+    return clean((f"{where}: {message}" if where else message)[:200])
 
 
 def _light_cell(cell: dict, index: int, with_id: bool) -> dict:

@@ -198,3 +198,17 @@ def test_gradescope_json_is_clean(tmp_path, course):
         assert unsafe(s) == []
     assert "\\x1b]8;;http://evil" in data["output"]  # printed output, shown escaped
     assert 0 < data["score"] < 16
+
+
+def test_notebook_names_and_tags_are_made_safe_in_notes():
+    from grader.submission import assemble
+    bad_tag = json.dumps({
+        "cells": [{"cell_type": "code", "execution_count": None, "id": "a", "outputs": [],
+                   "metadata": {"tags": ["module:\x1b]8;;http://evil\x07x\u202e"]},
+                   "source": "%%bash\n\x1b[2J"}],
+        "metadata": {}, "nbformat": 4, "nbformat_minor": 5}).encode()
+    modules = assemble({"\x1b[2Jeve\u202e.ipynb": b"{not json", "tags.ipynb": bad_tag},
+                       ["activations"])
+    text = "\n".join([*modules.notes, *modules.missing.values()])
+    assert unsafe(text) == []
+    assert "\\x1b[2Jeve\\u202e.ipynb" in text and "\\x1b]8;;http://evil" in text
