@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from grader.report.gradescope import to_gradescope
 from grader.report.html import submission_html
-from grader.report.markdown import feedback_markdown
+from grader.report.markdown import feedback_markdown, fenced
 from grader.results import SubmissionResult
 
 RECORD = "record.json"
@@ -54,12 +54,17 @@ def unreadable(student: str, source: str, content_hash: str, course_fp: str, rea
     """A submission that could not be read still gets its row, with the reason."""
     files = [("results.json", _json({"score": 0.0, "max_score": max_score,
                                      "output": f"Not graded: {reason}", "tests": []})),
-             ("feedback.md", f"# Not graded\n\n{reason}\n".encode("utf-8"))]
+             ("feedback.md", _not_graded_markdown(reason).encode("utf-8"))]
     record = {"student_id": student, "source": source, "hash": content_hash,
               "course": course_fp, "status": "unreadable", "reason": reason, "score": 0.0,
               "max_score": max_score, "seconds": 0.0,
               "exercises": {e: 0.0 for e in exercise_ids}, "checks": {}}
     return _with_record(student, files, record)
+
+
+def _not_graded_markdown(reason: str) -> str:
+    # The reason quotes file names from the submission: fenced, so none reads as Markdown.
+    return "\n".join(["# Not graded", "", *fenced(reason.splitlines() or [""]), ""])
 
 
 def digest(data: bytes) -> str:

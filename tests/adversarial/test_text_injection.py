@@ -212,3 +212,12 @@ def test_notebook_names_and_tags_are_made_safe_in_notes():
     text = "\n".join([*modules.notes, *modules.missing.values()])
     assert unsafe(text) == []
     assert "\\x1b[2Jeve\\u202e.ipynb" in text and "\\x1b]8;;http://evil" in text
+
+
+def test_an_unreadable_submissions_reason_is_fenced():
+    from grader.batch.render import unreadable
+    reason = "[login](http://evil.example).zip: not a zip\n# You passed\n<img src=x>\n```"
+    files = dict(unreadable("eve", "eve.zip", "h", "c", reason, 16.0, ["activations"]).files)
+    markdown = files["feedback.md"].decode()
+    assert outside_fences(markdown) == ["# Not graded", "", ""]
+    assert "[login](http://evil.example).zip" in markdown

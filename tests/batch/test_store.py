@@ -87,7 +87,7 @@ def test_an_unreadable_submission_gets_its_folder_and_record(tmp_path):
                               ["activations"])
     where = folder(tmp_path, files)
     assert json.loads((where / "results.json").read_text())["output"] == "Not graded: not a zip"
-    assert (where / "feedback.md").read_text() == "# Not graded\n\nnot a zip\n"
+    assert (where / "feedback.md").read_text() == "# Not graded\n\n```\nnot a zip\n```\n"
     assert store.load_record(tmp_path, "bob")["exercises"] == {"activations": 0.0}
     assert store.is_done(tmp_path, "bob", "unreadable:x", "COURSE")
 
