@@ -78,9 +78,6 @@ def grade_files(files: dict[str, bytes], name: str, student: str, course: Course
                                                       lines=lines)
     results = tuple(_located(judged.get(p.exercise.module) or _judge(
         p, None, course, modules.missing.get(p.exercise.module)), modules) for p in plans)
-    if options.secret is not None:
-        # A module's printed output spans its hidden calls too, and may quote their inputs.
-        results = tuple(replace(r, stdout="", stderr="") for r in results)
     return SubmissionResult(name, student, course.title, results,
                             options.secret is not None, time.monotonic() - start,
                             modules.notes)
@@ -92,14 +89,72 @@ def _runs(files: dict[str, bytes], plans: list["_Plan"], limits: Limits,
     groups = _split(plans, children)
     if len(groups) <= 1:
         if plans:
-            yield run_modules(files, [(p.exercise.module, p.tasks) for p in plans], limits)
+            yield _run_phased(files, plans, limits)
         return
     with ThreadPoolExecutor(len(groups)) as pool:
-        futures = [pool.submit(run_modules, files,
-                               [(p.exercise.module, p.tasks) for p in group], limits)
-                   for group in groups]
+        futures = [pool.submit(_run_phased, files, group, limits) for group in groups]
         for future in as_completed(futures):
             yield future.result()
+
+
+def _run_phased(files: dict[str, bytes], plans: list["_Plan"],
+                limits: Limits) -> dict[str, ModuleRun]:
+    """Every public task in one run, then the hidden ones in a run of their own.
+
+    A module keeps what it likes between calls, and a submission's modules share a
+    process: run together, a hidden input seen by one check could come back in a later
+    public case's message (which is shown in full). The public run never holds a hidden
+    input, so its feedback and printed output are safe to show; the hidden run's are
+    never shown (grader/checks/redact.py), and its printed output is dropped. The two
+    runs share the submission's wall-time budget."""
+    start = time.monotonic()
+    runs = run_modules(files, [(p.exercise.module, p.tasks_of(hidden=False)) for p in plans],
+                       limits)
+    settled = {p.exercise.module: _settled(p, runs[p.exercise.module]) for p in plans}
+    todo = [(p.exercise.module, [t for t in p.tasks_of(hidden=True)
+                                 if t.key not in settled[p.exercise.module]]) for p in plans]
+    todo = [(module, tasks) for module, tasks in todo if tasks]
+    later = {}
+    if todo:
+        left = max(limits.submission_seconds - (time.monotonic() - start), 0.0)
+        later = run_modules(files, todo, replace(limits, submission_seconds=left))
+    return {module: _merged(run, settled[module], later.get(module))
+            for module, run in runs.items()}
+
+
+# What a task of the public run may end with and still leave its check's hidden tasks
+# worth running; anything else (a timeout, a signal, an exit, a flood) ended the child,
+# and the check's later cases would not have run in it either.
+_CONTINUED = frozenset({"ok", "exception", "missing"})
+
+
+def _settled(plan: "_Plan", run: ModuleRun) -> dict[str, TaskOutcome]:
+    """Hidden tasks whose outcome the public run already decided, without running them:
+    all of a module whose import failed (the same error), and those of a check one of
+    whose public cases ended the child (skipped, as in one run)."""
+    public = plan.tasks_of(hidden=False)
+    failed_import = next((run.outcomes[t.key] for t in public
+                          if run.outcomes[t.key].status == "import error"), None)
+    ended = {t.group for t in public if run.outcomes[t.key].status not in _CONTINUED}
+    out = {}
+    for task in plan.tasks_of(hidden=True):
+        if failed_import is not None:
+            out[task.key] = failed_import
+        elif task.group in ended:
+            out[task.key] = TaskOutcome("skipped",
+                                        detail="not run: an earlier case ended the process")
+    return out
+
+
+def _merged(public: ModuleRun, settled: dict[str, TaskOutcome],
+            hidden: ModuleRun | None) -> ModuleRun:
+    """One module's runs as one: the hidden run adds outcomes and time, never output."""
+    outcomes = {**public.outcomes, **settled, **(hidden.outcomes if hidden else {})}
+    if hidden is None:
+        return replace(public, outcomes=outcomes)
+    return replace(public, outcomes=outcomes, seconds=public.seconds + hidden.seconds,
+                   children=public.children + hidden.children,
+                   active=public.active or hidden.active, missing=public.missing or hidden.missing)
 
 
 def _split(plans: list["_Plan"], n: int) -> list[list["_Plan"]]:
@@ -143,10 +198,11 @@ class _Plan:
     def calls(self) -> int:
         return sum(len(case.calls) for _, _, cases in self.checks for case in cases)
 
-    @property
-    def tasks(self) -> list[Task]:
+    def tasks_of(self, hidden: bool) -> list[Task]:
+        """The tasks of the public (or of the hidden) cases, in course order."""
         return [Task(_key(check.function, i), check.function, case.calls, not case.hidden)
-                for check, _, cases in self.checks for i, case in enumerate(cases)]
+                for check, _, cases in self.checks for i, case in enumerate(cases)
+                if case.hidden == hidden]
 
 
 def _plan(exercise: Exercise, course: Course, options: Options, student: str) -> _Plan:

@@ -214,3 +214,41 @@ def test_redacted_keeps_only_builtin_names_and_real_lines():
     assert exception_name("ZeroDivisionError") == "ZeroDivisionError"
     odd = replace(case, status="made up 1.2345")
     assert redacted(odd, None, "relu", 1, lines).status == status.WRONG
+
+
+KEEP = """
+import builtins as _b
+_b._kept = []
+_relu_solution = relu
+def relu(z):
+    _b._kept.append(repr(_np_asarray(z).tolist()))
+    return _relu_solution(z)
+def relu_grad(z):
+    raise ValueError(" ".join(_b._kept[-3:]))
+from numpy import asarray as _np_asarray
+"""
+
+LATER_MODULE = """
+import builtins as _b
+def mse_loss(pred, target):
+    raise ValueError(" ".join(getattr(_b, "_kept", [])[-3:]))
+"""
+
+
+def test_no_hidden_input_reaches_a_later_public_case():
+    """relu keeps every input it sees; relu_grad's and another module's public cases (whose
+    messages are shown in full) quote them: public cases run before any hidden one."""
+    files = {p.name: p.read_bytes() for p in (ROOT / "solutions").glob("*.py")
+             if p.stem in ("activations", "backward")}
+    files["activations.py"] += KEEP.encode()
+    files["backward.py"] += LATER_MODULE.encode()
+    options = Options(secret=SECRET, student_id=STUDENT)
+    result = grade_files(files, "mallory", STUDENT, _course(), options)
+    by_name = {c.name: c for c in result.checks}
+    grad = [c for c in by_name["activations.relu_grad"].cases if not c.hidden]
+    mse = [c for c in by_name["backward.mse_loss"].cases if not c.hidden]
+    assert grad and all(c.status == status.EXCEPTION for c in grad + mse)
+    assert all("relu_grad raised ValueError: " in c.message for c in grad)
+    for name, text in _reports(result).items():
+        for bad in _forbidden():
+            assert bad not in text, f"hidden input digits {bad!r} in the {name} report"
