@@ -6,7 +6,8 @@ folder names, notebook sources, warning texts) goes through ``clean`` (or
 JSON file sees it. After it, a string is valid UTF-8 (lone surrogates replaced),
 holds no NUL and no control character but newline and tab (so no ANSI or OSC
 escape reaches a terminal), shows bidi and line-separator controls as escapes
-(``\\u202e``) instead of letting them reorder what follows, and has no line longer
+(``\\u202e``) instead of letting them reorder what follows, shows the invisible
+characters that could hide text the same way, and has no line longer
 than ``line_limit``. What it replaces stays visible as an escape, so a student who
 printed an escape sequence sees what they printed.
 """
@@ -19,9 +20,13 @@ import re
 LINE_LIMIT = 2000
 
 # C0 controls but tab and newline, DEL, C1 controls; bidi embeddings, overrides and
-# isolates, the marks; the Unicode line and paragraph separators; lone surrogates.
-_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029"
-                     "\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+# isolates, the marks; the Unicode line and paragraph separators; lone surrogates; and the
+# invisible characters that can hide text from a reader (zero-width space, word joiner and
+# invisible operators, BOM, interlinear annotations, the tag characters of "ASCII
+# smuggling"). Zero-width (non-)joiners stay: scripts and emoji need them.
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u180e\u200b\u200e\u200f"
+                     "\u2028\u2029\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff"
+                     "\ufff9-\ufffb\ud800-\udfff\U000e0000-\U000e007f]")
 
 
 def _escape(match: re.Match) -> str:
@@ -29,7 +34,9 @@ def _escape(match: re.Match) -> str:
     code = ord(ch)
     if 0xD800 <= code <= 0xDFFF:
         return "\ufffd"
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
 
 
 def clean(text: str, line_limit: int = LINE_LIMIT) -> str:

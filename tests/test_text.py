@@ -139,3 +139,10 @@ def test_notes_carry_another_lists_count():
 
 def test_a_single_more_is_singular():
     assert capped(["a", "b"], most=1) == ["a", "… 1 more note"]
+
+
+def test_clean_shows_invisible_characters_that_hide_text():
+    hidden = "pass\u200b\u2060\ufeff\U000e0041\U000e0042 ok"  # tag characters spell "AB"
+    assert clean(hidden) == "pass\\u200b\\u2060\\ufeff\\U000e0041\\U000e0042 ok"
+    emoji = "family \U0001f468\u200d\U0001f469 and Persian \u0645\u200c\u06cc"
+    assert clean(emoji) == emoji  # joiners are part of ordinary text
