@@ -2,7 +2,9 @@
 
 All of a submission's modules run in one sandboxed child (the set-up is paid
 once); a module that kills its child costs only its own checks, the rest runs
-in a new one. A missing module costs that exercise's checks only.
+in a new one. A missing module costs that exercise's checks only. Hidden cases
+run after every public one, in a child of their own, and their feedback is said
+in fixed words (grader/checks/redact.py): no hidden input comes back in a report.
 """
 
 from __future__ import annotations

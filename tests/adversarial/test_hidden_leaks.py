@@ -19,6 +19,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from grader.batch.render import graded
+from grader.batch.summary import Summary, summary_markdown
 from grader.checks import CATALOGUE, status
 from grader.checks.model import CaseResult, LayerRow
 from grader.checks.redact import exception_name, redacted
@@ -120,8 +122,18 @@ def _reports(result) -> dict[str, str]:
     data = to_gradescope(result)
     data.pop("execution_time")
     cases = [c.to_dict() for c in result.checks for c in c.cases]
+    batch = graded(result, "mallory", "hash", "course")
+    files = dict(batch.files)
+    record = json.loads(files.pop("record.json") if "record.json" in files
+                        else batch.files[-1][1])
+    summary = Summary(result.max_score)
+    summary.add({**record, "seconds": 0.0})
     return {"json": json.dumps(data), "cases": json.dumps(cases), "text": render(result),
-            "markdown": feedback_markdown(result), "html": submission_html(result)}
+            "markdown": feedback_markdown(result), "html": submission_html(result),
+            "batch record": json.dumps(record["checks"]),
+            "batch summary": summary_markdown(summary.to_dict(), "class"),
+            **{f"batch {name}": data.decode() for name, data in files.items()
+               if name.endswith((".md", ".html"))}}
 
 
 def _fixed_words(case: CaseResult) -> None:
