@@ -150,13 +150,14 @@ def _settled(plan: "_Plan", run: ModuleRun) -> dict[str, TaskOutcome]:
 
 def _merged(public: ModuleRun, settled: dict[str, TaskOutcome],
             hidden: ModuleRun | None) -> ModuleRun:
-    """One module's runs as one: the hidden run adds outcomes and time, never output."""
+    """One module's runs as one: the hidden run adds outcomes and time, never text (its
+    printed output, or the protections its child reported, which student code that had
+    seen hidden inputs might have had a hand in)."""
     outcomes = {**public.outcomes, **settled, **(hidden.outcomes if hidden else {})}
     if hidden is None:
         return replace(public, outcomes=outcomes)
     return replace(public, outcomes=outcomes, seconds=public.seconds + hidden.seconds,
-                   children=public.children + hidden.children,
-                   active=public.active or hidden.active, missing=public.missing or hidden.missing)
+                   children=public.children + hidden.children)
 
 
 def _split(plans: list["_Plan"], n: int) -> list[list["_Plan"]]:

@@ -47,12 +47,16 @@ def _hash(z: np.ndarray) -> str:
     return hashlib.sha256(np.ascontiguousarray(z).tobytes() + str(z.shape).encode()).hexdigest()
 
 
-def _inputs(hidden: bool) -> list[np.ndarray]:
+def _inputs(hidden: bool, exercise_id: str = "activations",
+            function: str = "relu") -> list[np.ndarray]:
+    """The first argument of each of the check's (public or hidden) cases' last call."""
     course = _course()
-    exercise = course.exercise("activations")
-    check = next(c for c in exercise.checks if c.function == "relu")
-    cases = _cases(exercise, check, CATALOGUE["activations"]["relu"], course, OPTIONS, STUDENT)
-    return [np.asarray(case.calls[0].args[0]) for case in cases if case.hidden == hidden]
+    exercise = course.exercise(exercise_id)
+    check = next(c for c in exercise.checks if c.function == function)
+    options = replace(OPTIONS, exercise=exercise_id)
+    cases = _cases(exercise, check, CATALOGUE[exercise.module][function], course, options,
+                   STUDENT)
+    return [np.asarray(case.calls[-1].args[0]) for case in cases if case.hidden == hidden]
 
 
 def token(v: float) -> str:
@@ -60,11 +64,11 @@ def token(v: float) -> str:
     return f"{abs(v):.5e}"[:7].replace(".", "")
 
 
-def _forbidden() -> list[str]:
+def _forbidden(*which: str) -> list[str]:
     """What of the hidden inputs must not show: six digits of each notable entry, and
     the start of its repr (four or more significant digits)."""
     out = set()
-    for z in _inputs(hidden=True):
+    for z in _inputs(True, *which):
         for v in z.reshape(-1).tolist():
             if abs(v) < 1e-3 or len(set(token(v))) < 3:
                 continue
@@ -263,4 +267,41 @@ def test_no_hidden_input_reaches_a_later_public_case():
     assert all("relu_grad raised ValueError: " in c.message for c in grad)
     for name, text in _reports(result).items():
         for bad in _forbidden():
+            assert bad not in text, f"hidden input digits {bad!r} in the {name} report"
+
+
+LAYERS = """
+import hashlib as _h
+import numpy as _np
+_PUBLIC = {PUBLIC}
+_mlp_backward_ok = mlp_backward
+def mlp_backward(dY_hat, cache, act_grad):
+    dWs, dbs, dAs = _mlp_backward_ok(dY_hat, cache, act_grad)
+    d = _np.asarray(dY_hat)
+    if _h.sha256(_np.ascontiguousarray(d).tobytes() + str(d.shape).encode()).hexdigest() \\
+            in _PUBLIC:
+        return dWs, dbs, dAs
+    dWs = [w.copy() for w in dWs]
+    # the first layer's gradient norm becomes |dY_hat[0, 0]|: shown in the layer table
+    dWs[0] = dWs[0] / _np.linalg.norm(dWs[0]) * abs(float(d.reshape(-1)[0]))
+    return dWs, dbs, dAs
+"""
+
+
+def test_layer_table_shows_no_hidden_norms():
+    """mlp_backward's per-layer table shows the student's norms: on a hidden case they
+    would be whatever the student chose, e.g. an input's entries."""
+    public = "{" + ", ".join(repr(_hash(d)) for d in _inputs(False, "backward", "mlp_backward")) + "}"
+    source = (ROOT / "solutions" / "backward.py").read_text()
+    files = {"backward.py": (source + LAYERS.format(PUBLIC=public)).encode()}
+    options = replace(OPTIONS, exercise="backward")
+    result = grade_files(files, "mallory", STUDENT, _course(), options)
+    check = next(c for c in result.checks if c.function == "mlp_backward")
+    assert all(c.passed for c in check.cases if not c.hidden)
+    hidden = [c for c in check.cases if c.hidden]
+    assert hidden and not any(c.passed for c in hidden)
+    for case in hidden:
+        _fixed_words(case)
+    for name, text in _reports(result).items():
+        for bad in _forbidden("backward", "mlp_backward"):
             assert bad not in text, f"hidden input digits {bad!r} in the {name} report"
