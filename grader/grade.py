@@ -134,10 +134,9 @@ def _settled(plan: "_Plan", run: ModuleRun) -> dict[str, TaskOutcome]:
     """Hidden tasks whose outcome the public run already decided, without running them:
     all of a module whose import failed (the same error), and those of a check one of
     whose public cases ended the child (skipped, as in one run)."""
-    public = plan.tasks_of(hidden=False)
-    failed_import = next((run.outcomes[t.key] for t in public
-                          if run.outcomes[t.key].status == "import error"), None)
-    ended = {t.group for t in public if run.outcomes[t.key].status not in _CONTINUED}
+    public = [(t, run.outcomes.get(t.key)) for t in plan.tasks_of(hidden=False)]
+    failed_import = next((o for _, o in public if o and o.status == "import error"), None)
+    ended = {t.group for t, o in public if o is None or o.status not in _CONTINUED}
     out = {}
     for task in plan.tasks_of(hidden=True):
         if failed_import is not None:

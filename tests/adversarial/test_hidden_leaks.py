@@ -305,3 +305,25 @@ def test_layer_table_shows_no_hidden_norms():
     for name, text in _reports(result).items():
         for bad in _forbidden("backward", "mlp_backward"):
             assert bad not in text, f"hidden input digits {bad!r} in the {name} report"
+
+
+def test_hidden_cases_after_a_lost_public_case_are_not_run():
+    """Hidden cases run apart from public ones: a check whose public case ended the child
+    skips its hidden cases (as in one run), a module that fails to import fails them with
+    the same status, and the module's other checks keep full marks."""
+    source = (ROOT / "solutions" / "activations.py").read_text()
+    exits = {"activations.py": (source + "\nimport os as _os\ndef relu(z):\n"
+                                         "    _os._exit(3)\n").encode()}
+    result = grade_files(exits, "mallory", STUDENT, _course(), OPTIONS)
+    relu = next(c for c in result.checks if c.function == "relu")
+    hidden = [c for c in relu.cases if c.hidden]
+    assert relu.cases[0].status == status.EXITED and "code 3" in relu.cases[0].message
+    assert hidden and all(c.status == status.SKIPPED for c in hidden)
+    assert all(c.passed for c in result.checks if c.function != "relu")
+    broken = {"activations.py": (source + "\nraise ImportError('nope 12345')\n").encode()}
+    result = grade_files(broken, "mallory", STUDENT, _course(), OPTIONS)
+    cases = [c for check in result.checks for c in check.cases]
+    assert all(c.status == status.IMPORT_ERROR for c in cases)
+    assert all("nope 12345" in c.message for c in cases if not c.hidden)
+    for case in (c for c in cases if c.hidden):
+        _fixed_words(case)
