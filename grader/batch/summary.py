@@ -31,10 +31,17 @@ def gradebook_csv(records: Iterable[dict], exercise_ids: list[str]) -> str:
     writer.writerow(["student_id", "submission", "total", "max", *exercise_ids, "status"])
     for r in records:
         status = r["status"] if not r.get("reason") else f"{r['status']}: {r['reason']}"
-        writer.writerow([r["student_id"], clean_name(r.get("source", "")), f"{r['score']:g}",
+        writer.writerow([_cell(r["student_id"]), _cell(clean_name(r.get("source", ""))),
+                         f"{r['score']:g}",
                          f"{r['max_score']:g}",
                          *(f"{r['exercises'].get(e, 0.0):g}" for e in exercise_ids), status])
     return out.getvalue()
+
+
+def _cell(text: str) -> str:
+    """A text cell a spreadsheet will not run: names come from the class folder, and one
+    starting with = (or +, -, @) would be read as a formula by Excel or Sheets."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 class Summary:

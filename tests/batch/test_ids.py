@@ -8,6 +8,7 @@ puts one's result in the other's folder.
 from __future__ import annotations
 
 import csv
+import io
 import os
 import re
 import subprocess
@@ -104,3 +105,14 @@ def test_a_folder_name_that_is_not_utf8_is_graded_and_shown_safely(tmp_path):
     assert re.fullmatch(r"bob_-[0-9a-f]{8}", rows["bob\\xff"]["student_id"])
     assert rows["bob_"]["student_id"] == "bob_"
     assert float(rows["bob\\xff"]["activations"]) > 0 and rows["bob_"]["activations"] == "0"
+
+
+def test_gradebook_cells_that_look_like_formulas_are_not_run_by_a_spreadsheet():
+    from grader.batch.summary import gradebook_csv
+    records = [{"student_id": "-cmd", "source": "=HYPERLINK(\"http://evil\")", "score": 1.0,
+                "max_score": 2.0, "exercises": {}, "status": "graded"},
+               {"student_id": "alice", "source": "alice.zip", "score": 2.0,
+                "max_score": 2.0, "exercises": {}, "status": "graded"}]
+    rows = list(csv.reader(io.StringIO(gradebook_csv(records, []))))
+    assert rows[1][:2] == ["'-cmd", "'=HYPERLINK(\"http://evil\")"]
+    assert rows[2][:2] == ["alice", "alice.zip"]
