@@ -52,7 +52,9 @@ def test_json_to_stdout_has_the_documented_keys():
 
 
 def test_json_and_html_to_files_keep_the_report(tmp_path):
-    out, html = tmp_path / "e.json", tmp_path / "sub" / "e.html"
+    out, html = tmp_path / "e.json", tmp_path / "e.html"
+    refused = invoke(*QUICK, "--json", out, "--html", tmp_path / "sub" / "e.html")
+    assert refused.exit_code == 2 and "sub" in refused.output and not out.exists()
     result = invoke(*QUICK, "--json", out, "--html", html)
     assert result.exit_code == 0
     assert "ratio |dA_0|" in result.stdout

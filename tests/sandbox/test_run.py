@@ -17,6 +17,7 @@ import pytest
 
 from grader.sandbox.run import MAX_STREAM_BYTES, Call, Limits, Task, run_module
 from grader.sandbox.wire import DROPPED, Other, Provided, Ref, Rng
+from grader.text import LINE_LIMIT
 
 LIMITS = Limits(task_seconds=5.0, import_seconds=5.0)
 QUICK = Limits(task_seconds=0.5, import_seconds=0.5)
@@ -303,7 +304,9 @@ def test_chatty_output_is_capped_and_the_case_still_counts():
     for name, char, text in (("stdout", "x", result.stdout), ("stderr", "e", result.stderr)):
         body, _, note = text.rpartition("\n")
         assert note == f"[{name} cut at {MAX_STREAM_BYTES // 1024} KiB]"
-        assert body == char * MAX_STREAM_BYTES
+        # One line of 64 KiB: kept to the first LINE_LIMIT characters (grader/text.py).
+        assert body == (char * LINE_LIMIT
+                        + f"… ({MAX_STREAM_BYTES - LINE_LIMIT} more characters on this line)")
 
 
 CHATTY = source("""
