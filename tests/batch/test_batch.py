@@ -16,6 +16,7 @@ from pathlib import Path
 
 from grader.checks import CATALOGUE
 from grader.course import load_course
+from proctree import alive, descendants, spinning
 
 REPO = Path(__file__).resolve().parents[2]
 COURSE = REPO / "course.yaml"
@@ -136,17 +137,17 @@ def test_a_batch_killed_with_sigkill_resumes_to_an_identical_gradebook(tmp_path)
         if len(done) >= 4:
             break
         time.sleep(0.02)
-    started = _descendants(proc.pid)
+    started = descendants(proc.pid)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     # Its worker processes die with it, instead of waiting for work for ever, and so
     # does everything they started (zygotes, children).
     deadline = time.monotonic() + 10
-    while ((_processes_mentioning(str(out)) or any(map(_alive, started)))
+    while ((_processes_mentioning(str(out)) or any(map(alive, started)))
            and time.monotonic() < deadline):
         time.sleep(0.05)
     assert not _processes_mentioning(str(out))
-    assert not [p for p in started if _alive(p)]
+    assert not [p for p in started if alive(p)]
     finished = len(list(out.glob("students/*/record.json")))
     assert 4 <= finished < 18, "kill the batch while it is still grading"
     assert not (out / "gradebook.csv").exists()
@@ -194,74 +195,23 @@ def test_a_batch_killed_with_sigkill_takes_its_sandboxes_with_it(tmp_path):
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV)
     try:
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and len(_spinning(_descendants(proc.pid))) < 2:
+        while time.monotonic() < deadline and len(spinning(descendants(proc.pid))) < 2:
             time.sleep(0.05)
-        started = _descendants(proc.pid)
-        assert len(_spinning(started)) == 2, "both students' loops should be running"
+        started = descendants(proc.pid)
+        assert len(spinning(started)) == 2, "both students' loops should be running"
     finally:
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
     time.sleep(5)
     # A survivor's own children are the batch's too (forked after the snapshot).
-    left = [p for p in started if _alive(p)]
-    left += [c for p in left for c in _descendants(p[0]) if c not in left]
+    left = [p for p in started if alive(p)]
+    left += [c for p in left for c in descendants(p[0]) if c not in left]
     for pid, _ in left:  # leave the machine clean for the next test, then report
         try:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
     assert not left, f"processes of the killed batch still running: {_describe(left)}"
-
-
-def _descendants(pid: int) -> list[tuple[int, str]]:
-    """(pid, start time) of every process below ``pid`` (the start time tells a
-    survivor from a later process given the same pid)."""
-    found, todo = [], [pid]
-    while todo:
-        parent = todo.pop()
-        try:
-            tasks = os.listdir(f"/proc/{parent}/task")
-        except OSError:
-            continue
-        for tid in tasks:
-            try:
-                children = Path(f"/proc/{parent}/task/{tid}/children").read_text().split()
-            except OSError:
-                continue
-            for child in map(int, children):
-                start = _start_time(child)
-                if start is not None:
-                    found.append((child, start))
-                    todo.append(child)
-    return found
-
-
-def _stat(pid: int) -> list[str] | None:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-
-
-def _start_time(pid: int) -> str | None:
-    fields = _stat(pid)
-    return fields[19] if fields else None
-
-
-def _alive(process: tuple[int, str]) -> bool:
-    fields = _stat(process[0])
-    return fields is not None and fields[19] == process[1] and fields[0] != "Z"
-
-
-def _spinning(processes) -> list[int]:
-    """The processes using a CPU now with more than half a second of CPU behind them."""
-    tick = os.sysconf("SC_CLK_TCK")
-    spinning = []
-    for pid, _ in processes:
-        fields = _stat(pid)
-        if fields and fields[0] == "R" and (int(fields[11]) + int(fields[12])) / tick > 0.5:
-            spinning.append(pid)
-    return spinning
 
 
 def _describe(processes) -> str:

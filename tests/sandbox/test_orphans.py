@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from proctree import alive, descendants, spinning
+
 ROOT = Path(__file__).resolve().parents[2]
 
 GRADER = """
@@ -26,46 +28,6 @@ source = (b"import time\\n"
 run_module({"m.py": source}, "m", [Task("t", "t", (Call("spin"),))],
            Limits(task_seconds=60, import_seconds=20, zygote=ZYGOTE))
 """
-
-
-def _stat(pid: int) -> list[str] | None:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-
-
-def _descendants(pid: int) -> list[tuple[int, str]]:
-    """(pid, start time) of every process below ``pid``."""
-    found, todo = [], [pid]
-    while todo:
-        parent = todo.pop()
-        try:
-            tasks = os.listdir(f"/proc/{parent}/task")
-        except OSError:
-            continue
-        for tid in tasks:
-            try:
-                children = Path(f"/proc/{parent}/task/{tid}/children").read_text().split()
-            except OSError:
-                continue
-            for child in map(int, children):
-                fields = _stat(child)
-                if fields:
-                    found.append((child, fields[19]))
-                    todo.append(child)
-    return found
-
-
-def _alive(process: tuple[int, str]) -> bool:
-    fields = _stat(process[0])
-    return fields is not None and fields[19] == process[1] and fields[0] != "Z"
-
-
-def _spinning(processes) -> list[int]:
-    tick = os.sysconf("SC_CLK_TCK")
-    return [pid for pid, _ in processes
-            if (f := _stat(pid)) and f[0] == "R" and (int(f[11]) + int(f[12])) / tick > 0.3]
 
 
 def _zygote(processes) -> int:
@@ -87,15 +49,15 @@ def test_killing_the_grader_or_its_zygote_ends_every_sandbox_process(zygote, vic
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not _spinning(_descendants(proc.pid)):
+        while time.monotonic() < deadline and not spinning(descendants(proc.pid), 0.3):
             time.sleep(0.05)
-        started = _descendants(proc.pid)
-        assert _spinning(started), "the student's loop should be running"
+        started = descendants(proc.pid)
+        assert spinning(started, 0.3), "the student's loop should be running"
         os.kill(_zygote(started) if victim == "zygote" else proc.pid, signal.SIGKILL)
         deadline = time.monotonic() + 5
-        while time.monotonic() < deadline and any(map(_alive, started)):
+        while time.monotonic() < deadline and any(map(alive, started)):
             time.sleep(0.05)
-        left = [p for p in started if _alive(p)]
+        left = [p for p in started if alive(p)]
         for pid, _ in left:
             os.kill(pid, signal.SIGKILL)
         assert not left, f"still running after the {victim} was killed: {left}"
