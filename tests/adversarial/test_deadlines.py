@@ -105,6 +105,10 @@ spinners = []
 for _ in range(3):
     pid = os.fork()
     if pid == 0:
+        # A session each, so each is its own scheduling autogroup: otherwise the three
+        # share one group's half of the CPU against the child's own session, and the
+        # child gets half the CPU, the very border of "starved".
+        os.setsid()
         end = time.monotonic() + 30  # bounded, whatever happens to this test
         while time.monotonic() < end:
             pass
