@@ -119,7 +119,7 @@ def cpu_split(classroom: Path, course, count: int) -> dict[str, float]:
 
     run_module.REPLIES_KEPT = REPLIES_KEPT  # as a batch grades (grade_class may have set 0)
     folders = sorted(p for p in classroom.iterdir() if p.is_dir())[:count]
-    submissions = [(f.name, read_submission(f)) for f in folders]
+    submissions = [(f.name, read_submission(f, course).files) for f in folders]
     name, files = submissions[0]
     grade_files(files, name, "warm-up", course, Options(secret=SECRET))
     zygote = spawn._zygote.proc.pid if spawn._zygote else None
