@@ -83,7 +83,33 @@ def validate(config: Config, activations, initializers) -> Config:
         # The same degeneracy across the features of one row.
         raise ExploreError("--norm layer needs --width 2 or more (one feature normalises to "
                            "beta whatever its input)")
+    _fits(config)
     return config
+
+
+MAX_BYTES = 2 << 30  # what one exploration may hold: a lab, not a training run
+
+
+def needed_bytes(config: Config) -> int:
+    """About what the network holds in float64: per layer its weights three times (the
+    matrix, its gradient, the update's temporaries) and the batch's activations six times
+    (the forward caches and the backward signals)."""
+    width, batch = config.width, config.batch_size
+    return 8 * config.depth * (3 * width * width + 6 * batch * width)
+
+
+def _fits(config: Config) -> None:
+    """One line saying what fits, instead of a MemoryError from numpy half way in."""
+    need = needed_bytes(config)
+    if need <= MAX_BYTES:
+        return
+    width = config.width
+    while width > 1 and needed_bytes(replace(config, width=width)) > MAX_BYTES:
+        width = int(width / 1.1)
+    raise ExploreError(f"--width {config.width} with --depth {config.depth} and --batch-size "
+                       f"{config.batch_size} needs about {need / (1 << 30):,.0f} GiB "
+                       f"(the explorer allows {MAX_BYTES >> 30} GiB): try --width {width} "
+                       "or less, or fewer layers")
 
 
 def _at_least(option: str, value: int, low: int) -> None:

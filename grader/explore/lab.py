@@ -42,7 +42,8 @@ class Exploration:
 
     @property
     def notes(self) -> tuple[str, ...]:
-        return signal_notes(self.snapshot) + history_notes(self.history, self.config)
+        return (signal_notes(self.snapshot, self.config)
+                + history_notes(self.history, self.config))
 
     def to_dict(self) -> dict:
         s, h = self.snapshot, self.history
@@ -83,14 +84,17 @@ def explore(config: Config, scenario: Scenario | None = None) -> Exploration:
                        train(net, X, T, config.lr, config.steps, config.clip))
 
 
-def signal_notes(s: Snapshot) -> tuple[str, ...]:
+def signal_notes(s: Snapshot, config: Config) -> tuple[str, ...]:
     """Why |dA| and not |dW| carries the diagnosis, with this network's own numbers."""
     misleading = diagnose(s.weight_ratio)
     if s.diagnosis in ("vanishing", "exploding") and misleading != s.diagnosis:
+        # The reason the weight gradients stay level is proven only for the linear net.
+        linear = (" (In a deep linear net every |dW_l| scales as lambda^(L-1).)"
+                  if config.activation == "linear" else "")
         return (f"The weight gradients alone would read {misleading} (|dW_1| / |dW_L| = "
                 f"{s.weight_ratio:.3g}) while the backpropagated signal is {s.diagnosis} "
                 f"(ratio {s.ratio:.3g}): the diagnosis reads |dA|, and |dW| is shown beside "
-                "it. (In a deep linear net every |dW_l| scales as lambda^(L-1).)",)
+                f"it.{linear}",)
     return ("The diagnosis reads |dA|, the backpropagated signal; |dW| is shown beside it "
             "because weight gradients can stay level while the signal vanishes or explodes.",)
 
@@ -98,7 +102,11 @@ def signal_notes(s: Snapshot) -> tuple[str, ...]:
 def history_notes(h: History, config: Config) -> tuple[str, ...]:
     notes = []
     if h.diverged_at is not None:
-        notes.append(f"Training diverged: the loss is not finite at step {h.diverged_at}.")
+        notes.append(f"Training diverged: the loss is not finite at step {h.diverged_at}. "
+                     f"With gradients this large, a step of lr {config.lr:g} overshoots: the "
+                     "weights grow with every step until the numbers overflow. Lower --lr, "
+                     "clip (--clip 1) or normalise (--norm layer); the charts show the steps "
+                     "before it.")
     if config.clip is not None and h.clipped:
         notes.append(f"Clipping (max_norm {config.clip:g}) acted on {sum(h.clipped)} of "
                      f"{len(h.clipped)} steps; it scales all gradients alike, so the ratio "

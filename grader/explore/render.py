@@ -124,6 +124,8 @@ def verdict(e: Exploration, style: Style) -> list[str]:
     s, L = e.snapshot, e.config.depth
     word = style(s.diagnosis.upper(), fg=CLASS_COLOUR.get(s.diagnosis, "green"), bold=True)
     lines = [f"ratio |dA_0| / |dA_{L - 1}| = {g(s.ratio)}  →  {word}",
+             # dA_{l-1} is the gradient at layer l's input: the table numbers layers 1..L.
+             f"  (|dA| of layer 1 over |dA| of layer {L}, the table's last and first rows)",
              f"  vanishing below 0.01, exploding above 100; |dW_1| / |dW_{L}| = "
              f"{g(s.weight_ratio)}"]
     if e.scenario and e.scenario.expected_ratio is not None:

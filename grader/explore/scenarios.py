@@ -60,8 +60,9 @@ def _linear(scale: float, depth: int) -> Scenario:
 
 SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
     Scenario("deep-sigmoid", f"{DEEP} sigmoid layers, Xavier init (vanishing)", "vanishing",
-             f"sigmoid' is at most 0.25, so each layer multiplies the gradient by about "
-             f"||W|| x 0.25 or less: 0.25^10 = {0.25 ** 10:.3g}.", _deep_sigmoid()),
+             f"sigmoid' is at most 0.25, so each of the {DEEP - 1} sigmoid layers multiplies "
+             f"the gradient by about ||W|| x 0.25 or less: 0.25^{DEEP - 1} = "
+             f"{0.25 ** (DEEP - 1):.3g}.", _deep_sigmoid()),
     Scenario("deep-sigmoid-small", f"{DEEP} sigmoid layers, N(0, 0.1^2) weights (vanishing)",
              "vanishing", "Small weights and sigmoid' <= 0.25 shrink the gradient at every "
              f"layer; even 0.5 per layer gives 0.5^20 = {0.5 ** 20:.3g}.",

@@ -58,7 +58,7 @@ def test_deep_linear_nets_follow_lambda_to_the_depth(name):
 @pytest.mark.parametrize("name, figures", [
     ("linear-1.5-depth-50", ["6.38e+08"]), ("linear-0.5-depth-50", ["8.88e-16"]),
     ("linear-1.5-depth-150", ["2.59e+26", "1.73e+26"]), ("linear-0.5-depth-150", ["7.01e-46"]),
-    ("deep-sigmoid", ["9.54e-07"]), ("deep-sigmoid-small", ["9.54e-07"]),
+    ("deep-sigmoid", ["0.25^19 = 3.64e-12"]), ("deep-sigmoid-small", ["9.54e-07"]),
 ])
 def test_notes_quote_the_course_figures(name, figures):
     for figure in figures:
@@ -66,9 +66,35 @@ def test_notes_quote_the_course_figures(name, figures):
 
 
 def test_weight_gradients_alone_would_miss_the_exploding_relu_net():
-    s = snapshot_of(scenarios.get("large-init"))
+    scenario = scenarios.get("large-init")
+    s = snapshot_of(scenario)
     assert measure.diagnose(s.weight_ratio) == "healthy" and s.diagnosis == "exploding"
-    assert "would read healthy" in lab.signal_notes(s)[0]
+    note = lab.signal_notes(s, scenario.config)[0]
+    assert "would read healthy" in note
+    assert "linear" not in note  # the lambda^(L-1) argument is the linear net's alone
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if n.startswith("linear-")])
+def test_the_linear_remark_is_made_for_linear_nets(name):
+    scenario = scenarios.get(name)
+    notes = lab.signal_notes(snapshot_of(scenario), scenario.config)
+    assert "In a deep linear net every |dW_l| scales as lambda^(L-1)" in notes[0]
+
+
+def test_a_network_too_large_for_memory_is_refused_in_one_line_saying_what_fits():
+    with pytest.raises(ExploreError, match=r"--width 100000 .* needs about 2,237 GiB .* "
+                                           r"try --width \d+ or less"):
+        lab.check(replace(scenarios.get("relu-he").config, width=100000, depth=10))
+    fits = int(str(_refusal(100000)).split("try --width ")[1].split()[0])
+    lab.check(replace(scenarios.get("relu-he").config, width=fits, depth=10))
+
+
+def _refusal(width: int) -> ExploreError:
+    try:
+        lab.check(replace(scenarios.get("relu-he").config, width=width, depth=10))
+    except ExploreError as exc:
+        return exc
+    raise AssertionError("not refused")
 
 
 def test_clipping_keeps_the_ratio_and_rescues_training():
