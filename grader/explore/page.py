@@ -113,7 +113,16 @@ def _series(xs, s: Series, sx, lo, hi, box) -> list[str]:
     out = polylines(points, style, "series")
     if s.marker != "none" and len(xs) <= 60:
         out += [_marker(p, s, x, v) for p, x, v in zip(points, xs, s.values) if p]
+    else:
+        # A point with no finite neighbour makes no line (a run that diverged at step 1
+        # has one finite step): it is drawn as a dot, so what exists is shown.
+        out += [_marker(p, s, x, v) for i, (p, x, v) in enumerate(zip(points, xs, s.values))
+                if p and _lone(points, i)]
     return out
+
+
+def _lone(points: list, i: int) -> bool:
+    return (i == 0 or points[i - 1] is None) and (i + 1 == len(points) or points[i + 1] is None)
 
 
 def _marker(point, s: Series, x: float, v: float) -> str:

@@ -63,6 +63,17 @@ def test_exploration_page_is_self_contained_and_has_its_plots(config):
     assert e.snapshot.diagnosis in text and f"{e.snapshot.ratio:.3g}" in text
 
 
+def test_a_run_that_diverged_at_once_still_draws_its_finite_step():
+    # The README's --depth 30 --residual ReLU net: the loss is not finite from step 1.
+    config = Config(depth=30, activation="relu", init="he_normal", residual=True, steps=5)
+    e = lab.explore(config)
+    assert e.history.diverged_at == 1
+    found = plots(page.exploration_page(e))
+    for kind in ("loss", "history-norms"):
+        dots = [c for c in found[kind].iter() if c.tag.endswith("circle")]
+        assert dots, f"the {kind} chart is empty"
+
+
 def test_the_layer_table_has_every_layer():
     e = lab.explore(small(depth=30, steps=2))
     text = page.exploration_page(e)
