@@ -29,18 +29,16 @@ from __future__ import annotations
 
 import ctypes
 import errno
-import os
 import platform
 import struct
 
-_libc = ctypes.CDLL(None, use_errno=True)
+import confine
 
 AUDIT_ARCH_X86_64 = 0xC000003E
 X32_SYSCALL_BIT = 0x40000000
 SYS_SECCOMP = 317
 SECCOMP_SET_MODE_FILTER = 1
 SECCOMP_FILTER_FLAG_TSYNC = 1
-PR_SET_NO_NEW_PRIVS = 38
 
 # x86_64 numbers (stable: the ABI never renumbers).
 REFUSED = {
@@ -51,10 +49,11 @@ REFUSED = {
     "unshare": 272, "setns": 308,
 }
 SYS_CLONE, SYS_CLONE3 = 56, 435
-# CLONE_NEWNS | NEWCGROUP | NEWUTS | NEWIPC | NEWUSER | NEWPID | NEWNET (NEWTIME is
-# clone3's and unshare's only: in clone's flags that bit is the exit signal's).
-CLONE_NAMESPACES = 0x00020000 | 0x02000000 | 0x04000000 | 0x08000000 | 0x10000000 \
-    | 0x20000000 | 0x40000000
+# Every namespace clone's flags can ask for (NEWTIME is clone3's and unshare's only: in
+# clone's flags that bit is the exit signal's).
+CLONE_NAMESPACES = (confine.CLONE_NEWNS | confine.CLONE_NEWCGROUP | confine.CLONE_NEWUTS
+                    | confine.CLONE_NEWIPC | confine.CLONE_NEWUSER | confine.CLONE_NEWPID
+                    | confine.CLONE_NEWNET)
 
 # Classic BPF over struct seccomp_data {int nr; u32 arch; u64 ip; u64 args[6]}.
 LD_ABS, AND_K, JEQ_K, JGE_K, RET_K = 0x20, 0x54, 0x15, 0x35, 0x06
@@ -68,7 +67,7 @@ def program() -> list[tuple[int, int, int, int]]:
     refused = sorted(REFUSED.values())
     # Layout: checks, then the verdicts they jump forward to.
     checks = 5 + 2 + len(refused)  # arch (3), nr and x32 (2), clone3, clone, the list
-    allow, clone_check = checks, checks + 1
+    clone_check = checks + 1  # the allow verdict is at index checks
     deny, enosys = clone_check + 4, clone_check + 5
 
     def to(target: int, at: int) -> int:
@@ -111,15 +110,9 @@ def install() -> list[str]:
     filters = ctypes.create_string_buffer(raw, len(raw))
     fprog = struct.pack("<HxxxxxxQ", len(code), ctypes.addressof(filters))
     prog = ctypes.create_string_buffer(fprog, len(fprog))
-    if _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0:
-        raise _error("no_new_privs")
+    confine.no_new_privileges()
     # TSYNC: every thread of the process, should a library have started one.
-    if _libc.syscall(ctypes.c_long(SYS_SECCOMP), ctypes.c_long(SECCOMP_SET_MODE_FILTER),
-                     ctypes.c_long(SECCOMP_FILTER_FLAG_TSYNC), prog) != 0:
-        raise _error("seccomp")
+    confine._check(confine._libc.syscall(
+        ctypes.c_long(SYS_SECCOMP), ctypes.c_long(SECCOMP_SET_MODE_FILTER),
+        ctypes.c_long(SECCOMP_FILTER_FLAG_TSYNC), prog), "seccomp")
     return ["seccomp: keyrings, io_uring, bpf, perf, ptrace and new namespaces refused"]
-
-
-def _error(what: str) -> OSError:
-    err = ctypes.get_errno()
-    return OSError(err, f"{what}: {os.strerror(err)}")
