@@ -91,23 +91,15 @@ def run(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="module")
-def course(tmp_path_factory) -> Path:
-    """The activations exercise alone: its 16 checks are enough for every channel."""
-    path = tmp_path_factory.mktemp("course") / "course.yaml"
-    text = (REPO / "course.yaml").read_text()
-    path.write_text(text[:text.index("  - id: initializers")])
-    return path
-
-
-@pytest.fixture(scope="module")
-def batch(tmp_path_factory, course) -> tuple[subprocess.CompletedProcess, Path]:
+def batch(tmp_path_factory, activations_course) -> tuple[subprocess.CompletedProcess, Path]:
     root = tmp_path_factory.mktemp("class")
     (root / "class" / "eve").mkdir(parents=True)
     (root / "class" / "eve" / "activations.py").write_text(HOSTILE)
     (root / "class" / "carol").mkdir()
     shutil.copy(SOLUTIONS / "activations.py", root / "class" / "carol")
     out = root / "out"
-    return run("batch", str(root / "class"), "--course", str(course), "--out", str(out)), out
+    return run("batch", str(root / "class"), "--course", str(activations_course),
+               "--out", str(out)), out
 
 
 def test_a_lone_surrogate_does_not_stop_the_batch(batch):
@@ -175,10 +167,11 @@ def test_html_reports_escape_student_text(batch):
     assert "&lt;img src=http://evil" in (out / "students" / "eve" / "feedback.html").read_text()
 
 
-def test_check_prints_no_escape_to_the_terminal(tmp_path, course):
+def test_check_prints_no_escape_to_the_terminal(tmp_path, activations_course):
     (tmp_path / "eve").mkdir()
     (tmp_path / "eve" / "activations.py").write_text(HOSTILE)
-    proc = run("check", str(tmp_path / "eve"), "--course", str(course), "--no-color", "-v")
+    proc = run("check", str(tmp_path / "eve"), "--course", str(activations_course),
+               "--no-color", "-v")
     assert proc.returncode in (0, 1), proc.stderr.decode(errors="replace")[-2000:]
     text = proc.stdout.decode("utf-8")  # strict
     assert unsafe(text) == [] and unsafe(proc.stderr.decode("utf-8")) == []
@@ -186,11 +179,11 @@ def test_check_prints_no_escape_to_the_terminal(tmp_path, course):
     assert len(proc.stdout) < 200_000  # the 1 MB line is cut
 
 
-def test_gradescope_json_is_clean(tmp_path, course):
+def test_gradescope_json_is_clean(tmp_path, activations_course):
     (tmp_path / "eve").mkdir()
     (tmp_path / "eve" / "activations.py").write_text(HOSTILE)
     out = tmp_path / "results.json"
-    proc = run("grade", str(tmp_path / "eve"), "--course", str(course), "--public-only",
+    proc = run("grade", str(tmp_path / "eve"), "--course", str(activations_course), "--public-only",
                "--json", str(out))
     assert proc.returncode == 0, proc.stderr.decode(errors="replace")[-2000:]
     data = json.loads(out.read_bytes().decode("utf-8"))
