@@ -66,6 +66,8 @@ class Exploration:
                            "factors": list(s.chain.factors),
                            "products": list(s.chain.products),
                            "measured": list(s.chain.measured)},
+            "distributions": [d.to_dict() for d in s.distributions],
+            "activation_curve": measure.activation_curve(self.config.activation),
             "loss": s.loss,
             "history": {"loss": list(h.loss), "grad_norms": [list(r) for r in h.grad_norms],
                         "weight_grad_norms": [list(r) for r in h.weight_grad_norms],

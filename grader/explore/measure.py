@@ -138,6 +138,46 @@ def chain_rule(weights, Hs, name: str, grad_norms, output_grad_norm: float) -> C
                        for a in (spectral, slopes, factors, products, measured)))
 
 
+BINS = 20
+CURVE = tuple(-4.0 + 0.1 * i for i in range(81))  # the activation's plot: [-4, 4] by 0.1
+
+
+@dataclass(frozen=True)
+class Histogram:
+    """Counts of a hidden layer's outputs act(H_l) in BINS equal bins from lo to hi (their
+    finite minimum and maximum); a value v goes to bin floor((v - lo) / (hi - lo) * BINS),
+    the maximum to the last. The rule is spelled out so that the page's port counts alike."""
+
+    lo: float
+    hi: float
+    counts: tuple[int, ...]
+
+    def to_dict(self) -> dict:
+        return {"lo": self.lo, "hi": self.hi, "counts": list(self.counts)}
+
+
+def histogram(values: np.ndarray) -> Histogram:
+    v = np.asarray(values, dtype=np.float64).ravel()
+    v = v[np.isfinite(v)]  # a diverging net's inf has no bin
+    if v.size == 0:
+        return Histogram(0.0, 0.0, (0,) * BINS)
+    lo, hi = float(v.min()), float(v.max())
+    if hi == lo:
+        counts = [0] * BINS
+        counts[0] = int(v.size)
+        return Histogram(lo, hi, tuple(counts))
+    index = np.minimum(np.floor((v - lo) / (hi - lo) * BINS), BINS - 1).astype(int)
+    return Histogram(lo, hi, tuple(int(c) for c in np.bincount(index, minlength=BINS)))
+
+
+def activation_curve(name: str) -> dict:
+    """The activation and its derivative on [-4, 4], for the page's plot."""
+    fn, grad = model.act_pair(name)
+    z = np.array(CURVE)
+    return {"z": [float(x) for x in z], "value": [float(x) for x in fn(z)],
+            "derivative": [float(x) for x in grad(z)]}
+
+
 @dataclass(frozen=True)
 class Snapshot:
     """Every per-layer measurement of one forward and backward pass, input side first.
@@ -158,6 +198,7 @@ class Snapshot:
     learning_speed: tuple[str, ...]
     saturation: tuple[tuple[float | None, float] | None, ...]
     chain: ChainRule
+    distributions: tuple[Histogram, ...] = ()
 
 
 def snapshot(net: model.Network, X: np.ndarray, T: np.ndarray) -> Snapshot:
@@ -178,4 +219,11 @@ def snapshot(net: model.Network, X: np.ndarray, T: np.ndarray) -> Snapshot:
         classes=tuple(gradient_class(float(r)) for r in relative(grad_norms)),
         learning_speed=tuple(learning_speed(float(r)) for r in relative(weight_norms)),
         saturation=tuple(saturation(H, net.activation) for H in Hs) + (None,),
-        chain=chain_rule(net.weights, Hs, net.activation, grad_norms, output_grad_norm))
+        chain=chain_rule(net.weights, Hs, net.activation, grad_norms, output_grad_norm),
+        distributions=_distributions(Hs, net.activation))
+
+
+def _distributions(Hs, name: str) -> tuple[Histogram, ...]:
+    fn, _ = model.act_pair(name)
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        return tuple(histogram(fn(H)) for H in Hs)
