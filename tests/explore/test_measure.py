@@ -89,3 +89,35 @@ def test_deep_linear_net_chain_rule_is_exact():
 def _snapshot(config):
     X, T = model.data(config)
     return measure.snapshot(model.build(config), X, T)
+
+
+def test_histogram_counts_every_finite_value_once_in_equal_bins():
+    values = np.array([0.0, 0.05, 0.5, 0.999, 1.0, np.inf, np.nan])
+    h = measure.histogram(values)
+    assert (h.lo, h.hi) == (0.0, 1.0)
+    assert sum(h.counts) == 5  # inf and NaN have no bin
+    assert h.counts[0] == 1 and h.counts[1] == 1 and h.counts[10] == 1
+    assert h.counts[-1] == 2  # 0.999 and the maximum, which goes to the last bin
+
+
+def test_histogram_of_a_constant_layer_puts_everything_in_the_first_bin():
+    h = measure.histogram(np.full((4, 3), 0.5))
+    assert (h.lo, h.hi, h.counts[0], sum(h.counts)) == (0.5, 0.5, 12, 12)
+    assert measure.histogram(np.array([np.nan])).counts == (0,) * measure.BINS
+
+
+def test_snapshot_histograms_are_of_each_hidden_layers_outputs():
+    config = small(activation="sigmoid")
+    net = model.build(config)
+    X, T = model.data(config)
+    s = measure.snapshot(net, X, T)
+    assert len(s.distributions) == config.depth - 1
+    for d in s.distributions:
+        assert 0.0 <= d.lo <= d.hi <= 1.0  # sigmoid's outputs
+        assert sum(d.counts) == config.batch_size * config.width
+
+
+def test_activation_curve_is_the_engine_pair_on_minus_4_to_4():
+    curve = measure.activation_curve("tanh")
+    assert len(curve["z"]) == 81 and curve["z"][0] == -4.0 and abs(curve["z"][-1] - 4.0) < 1e-12
+    assert curve["value"][40] == 0.0 and curve["derivative"][40] == 1.0
