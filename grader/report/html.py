@@ -14,7 +14,7 @@ from grader.checks import status
 from grader.checks.compare import fmt
 from grader.checks.model import CaseResult, LayerRow
 from grader.report.svg import curve_plot, esc, histogram, layer_norm_plot
-from grader.report.text import next_step
+from grader.report.text import more_printed, next_step, printed_rows
 from grader.results import CheckResult, ExerciseResult, SubmissionResult
 
 CASES_SHOWN = 3  # failing cases detailed per check, as `grader check -v` does
@@ -242,10 +242,10 @@ def _printed_html(exercise: ExerciseResult, hidden_cases: bool) -> list[str]:
             out.append(f'<p class="muted">{esc(label)}: not shown, because hidden cases '
                        "ran.</p>")
             continue
-        rows = text.splitlines()
+        rows, cut = printed_rows(text)
         shown = [row[:PRINTED_WIDTH] for row in rows[:PRINTED_LINES]]
-        more = (f"\n... {len(rows) - PRINTED_LINES} more lines" if len(rows) > PRINTED_LINES
-                else "")
+        more = more_printed(len(rows), PRINTED_LINES, cut)
+        more = "\n" + more if more else ""
         out.append(f"<details open><summary>{esc(label)}, {len(rows)} "
                    f"line{'s' * (len(rows) != 1)}</summary>"
                    f"<pre class=\"printed\">{esc(chr(10).join(shown) + more)}</pre></details>")

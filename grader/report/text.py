@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from typing import Callable
 
 from grader.checks import status
@@ -110,9 +111,11 @@ def _exercise_body(exercise, style: Style, verbose: bool) -> list[str]:
         score = f"{_num(check.score)}/{_num(check.max_score)}"
         lines.append(f"  {mark} {check.function.ljust(WIDTH - 6 - len(score))}{score}")
         if check.passed:
-            lines += ["      " + line for line in note_lines(check, style, 3 if verbose else 1)]
+            lines += ["      " + line for line in note_lines(check, style,
+                                                            len(check.notes) if verbose else 1)]
         elif verbose or not _not_implemented(check):
-            lines += ["      " + line for line in check_lines(check, style, 3 if verbose else 1)]
+            shown = len(check.cases) if verbose else 1  # -v: every failing case
+            lines += ["      " + line for line in check_lines(check, style, shown)]
         else:
             lines.append("      " + style("not implemented yet", fg="yellow"))
     return lines
@@ -129,12 +132,37 @@ def printed_lines(exercise, style: Style = plain, most: int = 8) -> list[str]:
         text = getattr(exercise, name).rstrip("\n")
         if not text:
             continue
-        rows = text.splitlines()
+        rows, cut = printed_rows(text)
         lines.append("  " + style(f"{exercise.module}.py printed ({name}):", fg="blue"))
         lines += ["    | " + row[:200] for row in rows[:most]]
-        if len(rows) > most:
-            lines.append(f"    | ... {len(rows) - most} more lines (grader check -v shows more)")
+        more = more_printed(len(rows), most, cut)
+        if more:
+            lines.append(f"    | {more}" + (" (grader check -v shows more)"
+                                            if len(rows) > most and most < 200 else ""))
     return lines
+
+
+# What reader.Streams appends when it stopped keeping a stream's output.
+_CUT = re.compile(r"\[(?:stdout|stderr) cut at (\d+) KiB\]")
+
+
+def printed_rows(text: str) -> tuple[list[str], str | None]:
+    """The printed lines, and the capture's cap ("64 KiB") when it cut them (its marker
+    line taken off, so that the count is of the student's own lines)."""
+    rows = text.splitlines()
+    if rows and (match := _CUT.fullmatch(rows[-1])):
+        return rows[:-1], f"{match.group(1)} KiB"
+    return rows, None
+
+
+def more_printed(total: int, shown: int, cut: str | None) -> str:
+    """The line under the first ``shown`` of ``total`` printed lines, or ''. A cut
+    capture has an unknown number of lines after it: it is not counted as if known."""
+    rest = total - shown
+    if cut:
+        kept = f"{rest} more lines were kept, then " if rest > 0 else ""
+        return f"... {kept}more output was cut (the grader keeps the first {cut})"
+    return f"... {rest} more lines" if rest > 0 else ""
 
 
 def sandbox_lines(result: SubmissionResult) -> list[str]:
