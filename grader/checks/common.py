@@ -99,6 +99,59 @@ def with_hint(failed: Failed, hint: str) -> Failed:
     return Failed(replace(failed.result, hint=hint))
 
 
+_NO_MODULE = re.compile(r"No module named '([\w.]+)'")
+
+
+def _course_modules() -> tuple[str, ...]:
+    from grader.checks import MODULES  # the package imports this module: resolve late
+
+    return MODULES
+
+
+def import_hint(err) -> str:
+    """What to do about a module that does not import: the two causes students meet."""
+    if err is None:
+        return ""
+    if err.type in ("SyntaxError", "IndentationError", "TabError"):
+        return ("fix the syntax at that line; Python stops where it could not read on, so the "
+                "mistake is often just before it (an unclosed bracket, a missing colon)")
+    named = _NO_MODULE.search(err.message or "")
+    top = named.group(1).split(".")[0] if named else ""
+    # numpy is always there, and a course module missing from the submission is said
+    # elsewhere; what is left is a package the grading machine does not have.
+    if err.type in ("ModuleNotFoundError", "ImportError") and top and top != "numpy" and \
+            top not in _course_modules():
+        return (f"{top} is not installed where your code was graded; write graded modules "
+                "with numpy and Python's standard library alone, which every grader has "
+                f"(use {top} for plots or comparisons in a notebook cell or a script of your "
+                "own, not in the graded module)")
+    return ""
+
+
+# numpy's two wordings of a matrix product whose inner sizes differ.
+_MATMUL = re.compile(r"matmul: Input operand 1 has a mismatch in its core dimension 0.*"
+                     r"\(size (\d+) is different from (\d+)\)")
+_DOT = re.compile(r"shapes (\([\d, ]*\)) and (\([\d, ]*\)) not aligned")
+
+
+def exception_hint(err) -> str:
+    """A matrix product of the wrong shapes is the backward pass's commonest crash, and
+    numpy's gufunc message does not say which operand is which: say it in words."""
+    if err.type != "ValueError" or not err.message:
+        return ""
+    at = f" at {err.where}" if err.where else ""
+    if match := _MATMUL.search(err.message):
+        right, left = match.groups()
+        return (f"the matrix product{at} has a left operand with {left} columns and a right "
+                f"operand with {right} rows; they must be equal. A missing or extra transpose "
+                "is the usual cause: dW_l = A_{l-1}.T @ dZ_l and dA_{l-1} = dZ_l @ W_l.T")
+    if match := _DOT.search(err.message):
+        return (f"np.dot{at} got shapes {match.group(1)} and {match.group(2)}, whose inner "
+                "sizes differ. A missing or extra transpose is the usual cause: dW_l = "
+                "A_{l-1}.T @ dZ_l and dA_{l-1} = dZ_l @ W_l.T")
+    return ""
+
+
 def fail(case: Case, status_: str, message: str, hint: str = "", where: str = "") -> Failed:
     return Failed(CaseResult(case.label, status_, message, hint, case.hidden, where=where))
 
@@ -158,7 +211,7 @@ def completed_calls(case: Case, outcome: TaskOutcome) -> tuple[CallOutcome, ...]
                        "the arrays here are small: look for an allocation that grows with a loop "
                        "or a huge shape", where=err.where)
         raise fail(case, status.EXCEPTION, f"{fn} raised {err.type}{text}{where}",
-                   where=err.where)
+                   exception_hint(err), where=err.where)
     if outcome.status == "missing":
         raise fail(case, status.MISSING_FUNCTION,
                    f"the module has no function {outcome.detail}(); define it with the "
@@ -168,7 +221,7 @@ def completed_calls(case: Case, outcome: TaskOutcome) -> tuple[CallOutcome, ...]
         where = f" ({err.where})" if err and err.where else ""
         text = f"{err.type}: {err.message}" if err else "an error"
         raise fail(case, status.IMPORT_ERROR, f"importing the module failed with {text}{where}",
-                   where=err.where if err else "")
+                   import_hint(err), where=err.where if err else "")
     mapped = {
         "timeout": status.TIMEOUT,
         "crashed": status.CRASHED,

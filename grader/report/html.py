@@ -14,7 +14,8 @@ from grader.checks import status
 from grader.checks.compare import fmt
 from grader.checks.model import CaseResult, LayerRow
 from grader.report.svg import curve_plot, esc, histogram, layer_norm_plot
-from grader.report.text import more_printed, next_step, printed_rows
+from grader.report.text import (import_failure, import_line, more_printed, next_step,
+                                printed_rows)
 from grader.results import CheckResult, ExerciseResult, SubmissionResult
 
 CASES_SHOWN = 3  # failing cases detailed per check, as `grader check -v` does
@@ -129,6 +130,13 @@ def _exercise_html(exercise: ExerciseResult, hidden_cases: bool) -> str:
     checks = exercise.checks
     if checks and all(c.cases and c.cases[0].status == status.MISSING_MODULE for c in checks):
         out.append(f'<p><span class="fail">✗</span> {esc(checks[0].cases[0].message)}</p>')
+        return "\n".join(out + ["</section>"])
+    broken = import_failure(exercise)
+    if broken:
+        out.append(f'<p><span class="fail">✗</span> {esc(import_line(exercise, broken))}</p>')
+        if broken.hint:
+            out.append(f'<p class="hint">hint: {esc(broken.hint)}</p>')
+        out += _printed_html(exercise, hidden_cases)
         return "\n".join(out + ["</section>"])
     out += [_failed_check_html(c) for c in checks if not c.passed]
     out.append(_passed_html([c for c in checks if c.passed], len(checks)))

@@ -98,6 +98,10 @@ def _exercise_body(exercise, style: Style, verbose: bool) -> list[str]:
     missing = all(c.cases and c.cases[0].status == status.MISSING_MODULE for c in checks)
     if missing:
         return ["  " + style("✗ ", fg="red") + checks[0].cases[0].message]
+    broken = import_failure(exercise)
+    if broken:
+        hint = [f"      {style('hint: ', fg='cyan')}{broken.hint}"] if broken.hint else []
+        return ["  " + style("✗ ", fg="red") + import_line(exercise, broken)] + hint
     not_started = all(_not_implemented(c) for c in checks)
     if not_started and not verbose:
         where = checks[0].failures[0].where or f"{exercise.module}.py"
@@ -119,6 +123,22 @@ def _exercise_body(exercise, style: Style, verbose: bool) -> list[str]:
         else:
             lines.append("      " + style("not implemented yet", fg="yellow"))
     return lines
+
+
+def import_failure(exercise) -> CaseResult | None:
+    """The first case of a module that did not import, when that is all that went wrong:
+    every case of every check then fails the same way, and one line says it."""
+    checks = exercise.checks
+    if checks and all(not c.passed and c.failures and all(
+            f.status == status.IMPORT_ERROR for f in c.failures) for c in checks):
+        return checks[0].failures[0]
+    return None
+
+
+def import_line(exercise, case: CaseResult) -> str:
+    n = len(exercise.checks)
+    return (f"{exercise.module}.py does not import, so none of its {n} function"
+            f"{'s' * (n > 1)} could be graded: {case.message}")
 
 
 def _not_implemented(check: CheckResult) -> bool:
@@ -188,6 +208,10 @@ def next_step(result: SubmissionResult, quote: Callable[[str], str] = str) -> st
             first = check.failures[0]
             if first.status == status.MISSING_MODULE:
                 return f"Next: {quote(first.message)}."
+            if import_failure(exercise):
+                where = quote(first.where or f"{exercise.module}.py")
+                return (f"Next: make {exercise.module}.py import (the error is at {where}), "
+                        f"then run `grader check --exercise {exercise.id}`.")
             if first.status == status.NOT_IMPLEMENTED:
                 where = quote(first.where or f"{exercise.module}.py")
                 return (f"Next: implement {check.function} ({where}), then run "
